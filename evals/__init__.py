@@ -1,0 +1,1 @@
+"""The eval suite: scenarios with planted problems, agents, deterministic scoring."""

@@ -1,0 +1,1 @@
+"""The expertise as data: the rule catalog, the checklist, templates and guides."""

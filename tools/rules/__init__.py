@@ -1,0 +1,1 @@
+"""Rules: small functions registered under stable ids; their text lives in dbsage.knowledge."""

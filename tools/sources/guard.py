@@ -1,0 +1,356 @@
+"""The access guard: the one door through which dbsage sends SQL to a live database.
+
+Every session is a transaction that is always rolled back, with statement and lock timeouts set
+before anything else runs. Two kinds of statement go through a session:
+
+- `catalog()`: dbsage's own catalog queries (fixed text written in this package), no row cap;
+- `run()`: SQL that came from outside (a user, an agent): one statement, parsed and checked against
+  an allowlist (tools/sources/allowlist.py), re-generated from the checked tree, row-capped.
+
+Modes: `read_only` (default: a READ ONLY transaction, SQLite opened read-only), `rollback_write`
+(explicit opt-in: writes allowed, rolled back), `scratch` (DDL and writes on a database marked scratch).
+Every statement sent is logged at debug level, redacted, and recorded on the session.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from dbsage.tools.catalog import Dialect
+from dbsage.tools.errors import ConnectionFailed, GuardRefused, InputError, QueryFailed
+from dbsage.tools.sources.urls import DatabaseUrl, parse_url, redact
+
+log = logging.getLogger("dbsage.guard")
+
+Params = Sequence[Any] | dict[str, Any] | None
+
+
+class Mode(StrEnum):
+    READ_ONLY = "read_only"
+    ROLLBACK_WRITE = "rollback_write"
+    SCRATCH = "scratch"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Timeouts and caps applied to every session."""
+
+    statement_timeout_ms: int = 30_000
+    lock_timeout_ms: int = 1_000
+    row_cap: int = 1_000
+    connect_timeout_s: int = 10
+
+
+@dataclass
+class QueryResult:
+    """Rows of a user statement, capped at the session's row cap."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool = False
+    statement: str = ""
+
+
+class _Cursor(Protocol):
+    description: Any
+
+    def execute(self, query: Any, params: Any = ...) -> Any: ...
+    def fetchall(self) -> Any: ...
+    def fetchmany(self, size: int = ...) -> Any: ...
+
+
+@dataclass
+class GuardedSession:
+    """One rolled-back transaction on a live database. Use through LiveDatabase.session()."""
+
+    dialect: Dialect
+    mode: Mode
+    limits: Limits
+    _cursor: _Cursor
+    _deadline_holder: list[float]
+    statements: list[str] = field(default_factory=list)
+
+    def catalog(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        """Run one of dbsage's own catalog queries and return every row as a dict."""
+        self._execute(sql, params)
+        return self._fetch_dicts()
+
+    def catalog_value(self, sql: str, params: Params = None) -> Any:
+        """The first column of the first row of a catalog query, or None."""
+        rows = self.catalog(sql, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    def run(self, sql: str, params: Params = None) -> QueryResult:
+        """Check an outside statement against the allowlist, then run it with the row cap."""
+        from dbsage.tools.sources.allowlist import check_statement
+
+        checked = check_statement(sql, self.dialect, self.mode)
+        self._execute(checked, params)
+        if self._cursor.description is None:
+            return QueryResult(columns=[], rows=[], statement=checked)
+        columns = [d[0] for d in self._cursor.description]
+        rows = [tuple(r) for r in self._cursor.fetchmany(self.limits.row_cap + 1)]
+        truncated = len(rows) > self.limits.row_cap
+        return QueryResult(columns=columns, rows=rows[: self.limits.row_cap], truncated=truncated, statement=checked)
+
+    def _execute(self, sql: str, params: Params) -> None:
+        self.statements.append(redact(sql))
+        log.debug("%s: %s", self.dialect.value, redact(sql))
+        self._deadline_holder[0] = time.monotonic() + self.limits.statement_timeout_ms / 1000
+        try:
+            if params is None:
+                self._cursor.execute(sql)
+            else:
+                self._cursor.execute(sql, params)
+        except (GuardRefused, InputError):
+            raise
+        except Exception as exc:  # the driver's own error types differ per engine
+            raise QueryFailed(_driver_message(exc, self.dialect)) from None
+
+    def _fetch_dicts(self) -> list[dict[str, Any]]:
+        if self._cursor.description is None:
+            return []
+        names = [d[0] for d in self._cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in self._cursor.fetchall()]
+
+
+def _driver_message(exc: BaseException, dialect: Dialect) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if dialect is Dialect.SQLITE and "interrupted" in text:
+        text = "canceling statement due to statement timeout"
+    return redact(text.splitlines()[0] if dialect is not Dialect.POSTGRES else " ".join(text.split()))
+
+
+class LiveDatabase:
+    """A live database reachable only through guarded sessions."""
+
+    def __init__(self, url: DatabaseUrl, *, limits: Limits | None = None, scratch: bool = False) -> None:
+        self.url = url
+        self.limits = limits or Limits()
+        self.scratch = scratch
+        self.dialect = url.dialect
+        self.server_version: str | None = None
+        self._pool: Any = None
+        self._lock = threading.Lock()
+        self._connect_check()
+
+    @classmethod
+    def open(cls, url: str, *, limits: Limits | None = None, scratch: bool = False) -> LiveDatabase:
+        """Parse `url` and check that the database answers; ConnectionFailed when it does not."""
+        return cls(parse_url(url), limits=limits, scratch=scratch)
+
+    def __repr__(self) -> str:
+        return f"LiveDatabase({self.url.redacted})"
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> LiveDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def session(self, mode: Mode = Mode.READ_ONLY) -> Iterator[GuardedSession]:
+        """A guarded transaction, always rolled back when the block ends."""
+        if mode is Mode.SCRATCH and not self.scratch:
+            raise GuardRefused(
+                f"{self.url.redacted} is not marked scratch; dbsage writes only to scratch databases.",
+                reason="not_scratch",
+                hint="mark the database `mode = \"scratch\"` in dbsage.toml, or use a database dbsage created",
+            )
+        if self.dialect is Dialect.POSTGRES:
+            with self._postgres_session(mode) as s:
+                yield s
+        elif self.dialect.is_mysql_family:
+            with self._mysql_session(mode) as s:
+                yield s
+        else:
+            with self._sqlite_session(mode) as s:
+                yield s
+
+    # -- connecting ---------------------------------------------------------------------------
+
+    def _connect_check(self) -> None:
+        if self.dialect is Dialect.POSTGRES:
+            self._open_postgres_pool()
+        elif self.dialect.is_mysql_family:
+            conn = self._mysql_connect()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT VERSION()")
+                    row = cur.fetchone()
+                    self.server_version = str(row[0]) if row else None
+            finally:
+                conn.close()
+            if self.server_version and "mariadb" in self.server_version.lower():
+                self.dialect = Dialect.MARIADB
+            else:
+                self.dialect = Dialect.MYSQL
+        else:
+            path = self.url.path
+            if path is None or not path.is_file():
+                raise ConnectionFailed(
+                    f"SQLite database file not found: {path}.",
+                    hint="give an existing file: sqlite:///absolute/path.db",
+                )
+            conn = self._sqlite_connect()
+            try:
+                self.server_version = str(conn.execute("select sqlite_version()").fetchone()[0])
+            except sqlite3.DatabaseError as exc:
+                raise ConnectionFailed(f"{path} is not a SQLite database ({exc}).") from None
+            finally:
+                conn.close()
+
+    def _postgres_conninfo(self) -> dict[str, Any]:
+        u = self.url
+        kwargs: dict[str, Any] = {k: v for k, v in u.query.items()}
+        for key, value in (("host", u.host), ("port", u.port), ("user", u.user), ("password", u.password),
+                           ("dbname", u.database)):
+            if value is not None:
+                kwargs[key] = value
+        kwargs.setdefault("connect_timeout", self.limits.connect_timeout_s)
+        kwargs.setdefault("application_name", "dbsage")
+        return kwargs
+
+    def _open_postgres_pool(self) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        conninfo = self._postgres_conninfo()
+        try:
+            first = psycopg.connect(**conninfo)
+        except psycopg.Error as exc:
+            raise ConnectionFailed(
+                f"Cannot connect to {self.url.redacted}: {_driver_message(exc, Dialect.POSTGRES)}",
+                hint="check host, port, user, password and that the server is running",
+            ) from None
+        with first:
+            self.server_version = str(first.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+        self._pool = ConnectionPool(
+            kwargs=conninfo, min_size=0, max_size=4, open=True, name="dbsage",
+            reset=_reset_postgres_connection,
+        )
+
+    def _mysql_connect(self) -> Any:
+        import pymysql
+
+        u = self.url
+        kwargs: dict[str, Any] = {
+            "host": u.host or "localhost",
+            "port": u.port or 3306,
+            "user": u.user or "root",
+            "password": u.password or "",
+            "connect_timeout": self.limits.connect_timeout_s,
+            "charset": "utf8mb4",
+            "autocommit": False,
+        }
+        if u.database:
+            kwargs["database"] = u.database
+        if "unix_socket" in u.query:
+            kwargs["unix_socket"] = u.query["unix_socket"]
+        if u.query.get("ssl") in ("true", "1", "required") or u.query.get("ssl_mode", "").upper() in (
+            "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"
+        ):
+            kwargs["ssl"] = {}
+        try:
+            return pymysql.connect(**kwargs)
+        except pymysql.Error as exc:
+            raise ConnectionFailed(
+                f"Cannot connect to {self.url.redacted}: {_driver_message(exc, Dialect.MYSQL)}",
+                hint="check host, port, user, password and that the server is running",
+            ) from None
+
+    def _sqlite_connect(self) -> sqlite3.Connection:
+        path = self.url.path
+        assert path is not None
+        if self.scratch:
+            return sqlite3.connect(str(path), timeout=self.limits.lock_timeout_ms / 1000, check_same_thread=False)
+        uri = f"file:{path.resolve().as_posix()}?mode=ro"
+        return sqlite3.connect(uri, uri=True, timeout=self.limits.lock_timeout_ms / 1000, check_same_thread=False)
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _postgres_session(self, mode: Mode) -> Iterator[GuardedSession]:
+        import psycopg
+
+        assert self._pool is not None
+        with self._pool.connection() as conn:
+            conn.autocommit = False
+            conn.read_only = mode is Mode.READ_ONLY
+            try:
+                with conn.cursor() as cur:
+                    # SET LOCAL lasts exactly as long as this transaction.
+                    cur.execute(f"SET LOCAL statement_timeout = {int(self.limits.statement_timeout_ms)}")
+                    cur.execute(f"SET LOCAL lock_timeout = {int(self.limits.lock_timeout_ms)}")
+                    cur.execute("SET LOCAL idle_in_transaction_session_timeout = 60000")
+                    yield GuardedSession(self.dialect, mode, self.limits, cur, [0.0])
+            except psycopg.Error as exc:
+                raise QueryFailed(_driver_message(exc, Dialect.POSTGRES)) from None
+            finally:
+                if not conn.closed:
+                    conn.rollback()
+
+    @contextmanager
+    def _mysql_session(self, mode: Mode) -> Iterator[GuardedSession]:
+        conn = self._mysql_connect()
+        try:
+            with conn.cursor() as cur:
+                seconds = max(1, self.limits.statement_timeout_ms // 1000)
+                if self.dialect is Dialect.MARIADB:
+                    cur.execute(f"SET SESSION max_statement_time = {seconds}")
+                else:
+                    cur.execute(f"SET SESSION max_execution_time = {int(self.limits.statement_timeout_ms)}")
+                lock_s = max(1, self.limits.lock_timeout_ms // 1000)
+                cur.execute(f"SET SESSION lock_wait_timeout = {lock_s}")
+                cur.execute(f"SET SESSION innodb_lock_wait_timeout = {lock_s}")
+                cur.execute("START TRANSACTION READ ONLY" if mode is Mode.READ_ONLY else "START TRANSACTION")
+                try:
+                    yield GuardedSession(self.dialect, mode, self.limits, cur, [0.0])
+                finally:
+                    conn.rollback()
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _sqlite_session(self, mode: Mode) -> Iterator[GuardedSession]:
+        conn = self._sqlite_connect()
+        deadline = [0.0]
+        # SQLite has no statement timeout: a progress handler interrupts a statement past its deadline.
+        conn.set_progress_handler(lambda: 1 if deadline[0] and time.monotonic() > deadline[0] else 0, 10_000)
+        try:
+            if mode is Mode.READ_ONLY:
+                conn.execute("PRAGMA query_only = 1")
+            conn.execute("BEGIN")
+            cur = conn.cursor()
+            try:
+                yield GuardedSession(self.dialect, mode, self.limits, cur, deadline)
+            finally:
+                conn.rollback()
+        finally:
+            conn.close()
+
+
+def _reset_postgres_connection(conn: Any) -> None:
+    """Before a connection goes back to the pool: no transaction, no hypothetical index left behind."""
+    if conn.info.transaction_status != 0:  # not idle
+        conn.rollback()
+    conn.autocommit = True
+    try:
+        has_hypopg = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'hypopg'").fetchone()
+        if has_hypopg:
+            conn.execute("SELECT hypopg_reset()")
+    finally:
+        conn.autocommit = False
