@@ -1,0 +1,99 @@
+"""The tool calls the CLI and the MCP server share: what a caller named, turned into a report.
+
+Both front ends accept the same sources (a configured database, a URL where allowed, DDL) and the same
+paging arguments; this module is the one place that resolves them, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dbsage.server.config import DbsageConfig
+from dbsage.tools.catalog import Catalog
+from dbsage.tools.errors import InputError
+from dbsage.tools.findings import Finding, Severity
+from dbsage.tools.schema import (
+    Detail,
+    SchemaReport,
+    analyze_catalog,
+    build_report,
+    filter_catalog,
+    load_source_catalog,
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Exactly one of: a database (configured name, or URL), DDL text, or a DDL file."""
+
+    database: str | None = None
+    ddl: str | None = None
+    ddl_file: str | None = None
+    dialect: str | None = None
+    # The CLI's own --dsn may carry a URL even when the server would refuse one.
+    allow_url: bool | None = None
+
+
+def load_catalog(config: DbsageConfig, source: Source, *, schema: str | None = None) -> tuple[Catalog, str]:
+    """The Catalog of the source and the name to show for it (never a URL with its password)."""
+    given = [x for x in (source.database, source.ddl, source.ddl_file) if x is not None]
+    if len(given) != 1:
+        raise InputError(
+            "Give exactly one source: a configured database, DDL text or a DDL file.",
+            hint="database NAME, or ddl with dialect",
+        )
+    if source.database is not None:
+        if source.dialect:
+            raise InputError(
+                "dialect applies only to DDL; a live database reports its own.", hint="drop the dialect"
+            )
+        from dbsage.tools.sources.resolve import catalog_from_url
+
+        target = config.target(source.database, allow_url=source.allow_url)
+        catalog = catalog_from_url(target.url, schemas=[schema] if schema else None, limits=target.limits)
+        return catalog, target.name
+    return load_source_catalog(
+        ddl=source.ddl, ddl_file=source.ddl_file, dialect=source.dialect, schema=schema
+    )
+
+
+def inspect_schema(
+    config: DbsageConfig,
+    source: Source,
+    *,
+    schema: str | None = None,
+    table: str | None = None,
+    detail: Detail = "concise",
+    min_severity: Severity | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> tuple[SchemaReport, Catalog]:
+    """One page of the inspect_schema report, with the configured rule options applied."""
+    catalog, name = load_catalog(config, source, schema=schema)
+    report = build_report(
+        catalog,
+        source=name,
+        schema=schema,
+        table=table,
+        detail=detail,
+        min_severity=min_severity,
+        limit=limit,
+        cursor=cursor,
+        options=config.rules.options(),
+    )
+    return report, catalog
+
+
+def all_findings(
+    config: DbsageConfig,
+    catalog: Catalog,
+    *,
+    schema: str | None = None,
+    table: str | None = None,
+    min_severity: Severity | None = None,
+) -> list[Finding]:
+    """Every finding of the filtered set, not one page's: what CI gates and SARIF files need."""
+    findings = analyze_catalog(filter_catalog(catalog, schema=schema, table=table), config.rules.options())
+    if min_severity is not None:
+        findings = [f for f in findings if f.severity.at_least(min_severity)]
+    return findings

@@ -1,0 +1,268 @@
+"""The `dbsage` command: one subcommand per tool, with the MCP tool's arguments as flags.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage, input or
+configuration errors; 3 the database is unreachable or refused the login; 70 an internal error
+(a bug in dbsage: one line on stderr, the traceback only with DBSAGE_DEBUG=1). Errors are one line
+on stderr, `dbsage: error: <what> (<how to fix it>)`; credentials never appear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn, TextIO
+
+from dbsage.tools import __version__
+from dbsage.tools.errors import DbsageError, InputError
+from dbsage.tools.findings import Severity
+from dbsage.tools.sources.urls import redact
+
+if TYPE_CHECKING:
+    from dbsage.server.config import DbsageConfig
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+# sysexits.h EX_SOFTWARE: distinguishes a dbsage bug from anything the user did.
+EXIT_INTERNAL = 70
+
+SEVERITIES = [s.value for s in Severity]
+DIALECT_METAVAR = "{postgres,mysql,mariadb,sqlite}"
+CONFIG_HELP = "dbsage.toml (default: $DBSAGE_CONFIG, else ./dbsage.toml)"
+
+
+class UsageError(Exception):
+    """argparse's complaint, carried to main() so it prints like every other error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def _print_error(message: str, stream: TextIO) -> None:
+    print(f"dbsage: error: {redact(' '.join(message.split()))}", file=stream)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dbsage",
+        description="A senior data engineer's judgement as deterministic tools (MCP server, CLI, library).",
+    )
+    parser.add_argument("--version", action="version", version=f"dbsage {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    inspect = commands.add_parser(
+        "inspect-schema",
+        help="the picture of a database or of DDL, and its design faults",
+        description="Inspect a live database (read-only) or DDL. The source defaults to $DATABASE_URL.",
+    )
+    source = inspect.add_mutually_exclusive_group()
+    source.add_argument(
+        "--dsn", metavar="URL", help="database URL (prefer $DATABASE_URL: ps shows arguments)"
+    )
+    source.add_argument("--database", metavar="NAME", help="a database named in the configuration")
+    source.add_argument("--ddl", metavar="FILE", help="a .sql file of DDL (offline; needs --dialect)")
+    inspect.add_argument("--dialect", metavar=DIALECT_METAVAR, help="dialect of --ddl")
+    inspect.add_argument("--schema", metavar="S", help="only this schema (MySQL: database)")
+    inspect.add_argument("--table", metavar="GLOB", help="only tables matching this glob, e.g. 'order*'")
+    inspect.add_argument("--detail", choices=["concise", "full"], default="concise")
+    inspect.add_argument("--min-severity", choices=SEVERITIES, help="hide findings below this severity")
+    inspect.add_argument("--limit", type=_positive_int, metavar="N", help="tables per page")
+    inspect.add_argument("--cursor", metavar="C", help="next_cursor of the previous page")
+    _add_output_flags(inspect, ["text", "json", "markdown", "sarif"])
+    inspect.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    inspect.set_defaults(handler=cmd_inspect_schema)
+
+    rules = commands.add_parser("rules", help="the rule catalog", description="List every rule dbsage knows.")
+    rules.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    rules.set_defaults(handler=cmd_rules)
+
+    serve = commands.add_parser(
+        "serve", help="run the MCP server", description="Serve the MCP tools over stdio (default) or HTTP."
+    )
+    serve.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", help="HTTP address to bind (default: [server] host, else 127.0.0.1)")
+    serve.add_argument("--port", type=_port, help="HTTP port (default: [server] port, else 8765)")
+    serve.add_argument("--demo", action="store_true", help="also start the embedded demo database as 'demo'")
+    serve.set_defaults(handler=cmd_serve)
+
+    demo = commands.add_parser(
+        "demo",
+        help="start an embedded PostgreSQL with planted problems and inspect it",
+        description="Start an embedded PostgreSQL (the 'embedded' extra), load the demo, inspect it.",
+    )
+    demo.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    demo.add_argument("--fresh", action="store_true", help="rebuild the demo database from scratch")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def _add_output_flags(parser: argparse.ArgumentParser, formats: list[str]) -> None:
+    parser.add_argument("--format", choices=formats, default="text")
+    parser.add_argument(
+        "--fail-on",
+        choices=[*SEVERITIES, "none"],
+        default="none",
+        help="exit 1 when a finding is at or above this severity (default: none, always 0)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError("must be at most 65535")
+    return value
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_inspect_schema(args: argparse.Namespace, out: TextIO) -> int:
+    from dbsage.server.calls import Source, all_findings, inspect_schema
+    from dbsage.server.config import URL_ENV, load_config
+    from dbsage.server.render import render_report, use_color
+
+    config = load_config(args.config)
+    if args.dialect and not args.ddl:
+        raise InputError("--dialect applies only to --ddl; a live database reports its own.")
+    if args.ddl is not None:
+        source = Source(ddl_file=args.ddl, dialect=args.dialect)
+    elif args.database is not None:
+        source = Source(database=args.database, allow_url=False)
+    else:
+        dsn = args.dsn if args.dsn is not None else os.environ.get(URL_ENV, "").strip()
+        if not dsn:
+            raise InputError(
+                "No source given.", hint=f"pass --dsn URL, --database NAME or --ddl FILE, or set ${URL_ENV}"
+            )
+        source = Source(database=dsn, allow_url=True)
+    min_severity = Severity(args.min_severity) if args.min_severity else None
+    report, catalog = inspect_schema(
+        config,
+        source,
+        schema=args.schema,
+        table=args.table,
+        detail=args.detail,
+        min_severity=min_severity,
+        limit=args.limit,
+        cursor=args.cursor,
+    )
+    fail_on = None if args.fail_on == "none" else Severity(args.fail_on)
+    # CI gates and SARIF files need every finding of the filtered set, not one page's.
+    needs_all = args.format == "sarif" or (fail_on is not None and config.baseline is not None)
+    findings = (
+        all_findings(config, catalog, schema=args.schema, table=args.table, min_severity=min_severity)
+        if needs_all
+        else None
+    )
+    if args.format == "sarif" and findings is not None:
+        report = report.model_copy(update={"findings": findings})
+    out.write(render_report(report, args.format, color=use_color(out), artifact=args.ddl))
+    if fail_on is None:
+        return EXIT_OK
+    if findings is not None:
+        accepted = config.baseline_ids()
+        failing = any(f.severity.at_least(fail_on) and f.id not in accepted for f in findings)
+    else:
+        failing = any(Severity(s).at_least(fail_on) and n > 0 for s, n in report.severity_counts.items())
+    return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
+    from dbsage.server.render import render_rules, use_color
+
+    out.write(render_rules(args.format, color=use_color(out)))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from dbsage.server.config import load_config
+    from dbsage.server.mcp_server import serve
+
+    config = load_config(args.config)
+    if args.demo:
+        config = _with_demo_database(config)
+    serve(config, transport=args.transport, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def _with_demo_database(config: DbsageConfig) -> DbsageConfig:
+    from dbsage.server.config import DatabaseConfig
+    from dbsage.server.demo import start_demo_database
+
+    # Progress goes to stderr, which stdio clients show as the server's log.
+    url = start_demo_database()
+    return config.model_copy(update={"databases": {**config.databases, "demo": DatabaseConfig(url=url)}})
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from dbsage.server.demo import run_demo
+
+    return run_demo(args)
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code (never raises for a user's mistake)."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help and --version have printed; argparse exits
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
+        handler: Callable[[argparse.Namespace, TextIO], int] | None = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help(err)
+            return EXIT_USAGE
+        return handler(args, out)
+    except UsageError as exc:
+        _print_error(str(exc), err)
+        return EXIT_USAGE
+    except DbsageError as exc:
+        _print_error(str(exc), err)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _print_error("interrupted", err)
+        return 130
+    except BrokenPipeError:
+        # `dbsage ... | head`: the reader left; nothing more to say.
+        _silence_stdout()
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("DBSAGE_DEBUG"):
+            traceback.print_exc(file=err)
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        _print_error(
+            f"internal error: {type(exc).__name__}: {first_line} "
+            "(this is a bug in dbsage; DBSAGE_DEBUG=1 shows the traceback)",
+            err,
+        )
+        return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
