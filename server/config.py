@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from dbsage.knowledge.rulebook import load_rules
 from dbsage.tools.errors import ConfigError, InputError
 from dbsage.tools.rules.registry import RuleOptions
 from dbsage.tools.sources.guard import Limits
@@ -101,6 +102,15 @@ class RulesConfig(_Section):
 
     disabled: list[str] = Field(default_factory=list, description="Rule ids that never report")
     thresholds: dict[str, float] = Field(default_factory=dict, description="Named thresholds the rules read")
+
+    @field_validator("disabled")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str]:
+        # A misspelt id would silently leave the rule on.
+        unknown = sorted(set(value) - set(load_rules()))
+        if unknown:
+            raise ValueError(f"unknown rule id {', '.join(unknown)} (dbsage rules lists them)")
+        return value
 
     def options(self) -> RuleOptions:
         return RuleOptions(disabled=frozenset(self.disabled), thresholds=dict(self.thresholds))

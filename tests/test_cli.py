@@ -333,6 +333,11 @@ def test_bad_config_files(tmp_path: Path) -> None:
     assert_one_line_error(err, "databases.shop.mode", "databases.shop.timeout: unknown key")
     assert secret not in err
 
+    typo = write_config(tmp_path, '[rules]\ndisabled = ["schema.table_without_primary_keys"]\n')
+    code, _, err = run_cli("inspect-schema", "--database", "shop", "--config", str(typo))
+    assert code == 2
+    assert_one_line_error(err, "rules.disabled: unknown rule id schema.table_without_primary_keys")
+
     code, _, err = run_cli("inspect-schema", "--database", "shop", "--config", str(tmp_path / "missing.toml"))
     assert code == 2
     assert_one_line_error(err, "Configuration file not found")
