@@ -172,16 +172,26 @@ def serial_column(ctx: RuleContext) -> Iterator[Finding]:
     if not applies(catalog, "schema.serial_column"):
         return
     for table, column in _columns(catalog):
-        if not column.serial or column.identity is not None:
+        nextval = _NEXTVAL.search(column.default or "")
+        if column.identity is not None or not (column.serial or nextval):
             continue
         obj = column_object(table, column.name)
+        if column.serial:
+            message = f"{obj} is a serial column; an identity column ties the sequence to it."
+        else:
+            message = f"{obj} takes its default from a sequence it does not own; an identity column would."
         yield make_finding(
             "schema.serial_column",
             object_type=ObjectType.COLUMN,
             obj=obj,
-            message=f"{obj} is a serial column; an identity column ties the sequence to it.",
-            evidence={"data_type": column.data_type, "default": column.default},
-            fix=_identity_fix(catalog, table, column),
+            message=message,
+            evidence={
+                "data_type": column.data_type,
+                "default": column.default,
+                "owns_sequence": column.serial,
+            },
+            # A sequence the column does not own may serve other tables or code: dropping it is not for us.
+            fix=_identity_fix(catalog, table, column) if column.serial else None,
         )
 
 
