@@ -60,7 +60,8 @@ class QueryResult:
 
 
 class _Cursor(Protocol):
-    description: Any
+    @property
+    def description(self) -> Any: ...
 
     def execute(self, query: Any, params: Any = ...) -> Any: ...
     def fetchall(self) -> Any: ...
@@ -92,7 +93,8 @@ class GuardedSession:
         """Check an outside statement against the allowlist, then run it with the row cap."""
         from dbsage.tools.sources.allowlist import check_statement
 
-        checked = check_statement(sql, self.dialect, self.mode)
+        # The cap goes into the statement too: drivers buffer whole results before fetchmany() sees them.
+        checked = check_statement(sql, self.dialect, self.mode, row_cap=self.limits.row_cap)
         self._execute(checked, params)
         if self._cursor.description is None:
             return QueryResult(columns=[], rows=[], statement=checked)
@@ -205,7 +207,7 @@ class LiveDatabase:
                     f"SQLite database file not found: {path}.",
                     hint="give an existing file: sqlite:///absolute/path.db",
                 )
-            conn = self._sqlite_connect()
+            conn = self._sqlite_connect(writable=False)
             try:
                 self.server_version = str(conn.execute("select sqlite_version()").fetchone()[0])
             except sqlite3.DatabaseError as exc:
@@ -272,10 +274,10 @@ class LiveDatabase:
                 hint="check host, port, user, password and that the server is running",
             ) from None
 
-    def _sqlite_connect(self) -> sqlite3.Connection:
+    def _sqlite_connect(self, *, writable: bool) -> sqlite3.Connection:
         path = self.url.path
         assert path is not None
-        if self.scratch:
+        if self.scratch or writable:
             return sqlite3.connect(str(path), timeout=self.limits.lock_timeout_ms / 1000, check_same_thread=False)
         uri = f"file:{path.resolve().as_posix()}?mode=ro"
         return sqlite3.connect(uri, uri=True, timeout=self.limits.lock_timeout_ms / 1000, check_same_thread=False)
@@ -296,6 +298,9 @@ class LiveDatabase:
                     cur.execute(f"SET LOCAL statement_timeout = {int(self.limits.statement_timeout_ms)}")
                     cur.execute(f"SET LOCAL lock_timeout = {int(self.limits.lock_timeout_ms)}")
                     cur.execute("SET LOCAL idle_in_transaction_session_timeout = 60000")
+                    # Statements from run() are regenerated with standard string literals ('a\b' is
+                    # two characters); a server running with this off would read them differently.
+                    cur.execute("SET LOCAL standard_conforming_strings = on")
                     yield GuardedSession(self.dialect, mode, self.limits, cur, [0.0])
             except psycopg.Error as exc:
                 raise QueryFailed(_driver_message(exc, Dialect.POSTGRES)) from None
@@ -308,9 +313,10 @@ class LiveDatabase:
         conn = self._mysql_connect()
         try:
             with conn.cursor() as cur:
-                seconds = max(1, self.limits.statement_timeout_ms // 1000)
                 if self.dialect is Dialect.MARIADB:
-                    cur.execute(f"SET SESSION max_statement_time = {seconds}")
+                    # max_statement_time takes fractional seconds: 500 ms must not become 1 s.
+                    seconds = max(0.001, self.limits.statement_timeout_ms / 1000)
+                    cur.execute(f"SET SESSION max_statement_time = {seconds:.3f}")
                 else:
                     cur.execute(f"SET SESSION max_execution_time = {int(self.limits.statement_timeout_ms)}")
                 lock_s = max(1, self.limits.lock_timeout_ms // 1000)
@@ -326,7 +332,8 @@ class LiveDatabase:
 
     @contextmanager
     def _sqlite_session(self, mode: Mode) -> Iterator[GuardedSession]:
-        conn = self._sqlite_connect()
+        # rollback_write needs a writable handle (its transaction is always rolled back below).
+        conn = self._sqlite_connect(writable=mode is not Mode.READ_ONLY)
         deadline = [0.0]
         # SQLite has no statement timeout: a progress handler interrupts a statement past its deadline.
         conn.set_progress_handler(lambda: 1 if deadline[0] and time.monotonic() > deadline[0] else 0, 10_000)
