@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.sources.ddl import catalog_from_ddl
 from dbsage.tools.sources.resolve import catalog_from_url
-
 from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory
 
 POSTGRES_DDL = """
@@ -212,6 +212,104 @@ END;
 ALTER TABLE artists ADD COLUMN country CHAR(2);
 """
 
+# Less common statements each engine accepts: exclusion constraints, LIKE, USING INDEX, renames,
+# sub-partitions, inherited checks, views over `*`, temporary tables (which no catalog shows).
+POSTGRES_EDGES = """
+CREATE TABLE rooms (id int PRIMARY KEY);
+CREATE TABLE booking (room int REFERENCES rooms, during tsrange, EXCLUDE USING gist (during WITH &&));
+CREATE TABLE booking2 (LIKE booking INCLUDING ALL);
+CREATE TABLE u (a int, b text);
+CREATE UNIQUE INDEX u_a_idx_custom ON u (a);
+ALTER TABLE u ADD CONSTRAINT u_a_uniq UNIQUE USING INDEX u_a_idx_custom;
+CREATE TABLE r (id serial PRIMARY KEY, v text);
+ALTER TABLE r RENAME TO r2;
+ALTER TABLE r2 RENAME COLUMN v TO w;
+ALTER TABLE r2 ADD COLUMN extra bigserial;
+CREATE TABLE top (id int, region text, at date, PRIMARY KEY (id, region, at)) PARTITION BY LIST (region);
+CREATE TABLE top_eu PARTITION OF top FOR VALUES IN ('eu') PARTITION BY RANGE (at);
+CREATE TABLE top_eu_2024 PARTITION OF top_eu FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE INDEX top_at ON top (at);
+CREATE TABLE "MixedCase" ("Id" int PRIMARY KEY, "Name" text UNIQUE);
+CREATE TABLE t_check (a int, b int, CONSTRAINT both_check CHECK (a > 0 AND b > 0), CHECK (a + b > 1),
+                      CHECK (a < 100) NO INHERIT);
+CREATE TABLE t_child () INHERITS (t_check);
+CREATE TABLE def (id int GENERATED ALWAYS AS IDENTITY (START WITH 10 INCREMENT BY 2) PRIMARY KEY,
+                  x int UNIQUE REFERENCES def (id) DEFERRABLE INITIALLY DEFERRED);
+CREATE INDEX ON def (x) WHERE x IS NOT NULL;
+CREATE INDEX ON def ((x + 1));
+CREATE INDEX ON def (x, x);
+CREATE TABLE drop_me (a int PRIMARY KEY);
+CREATE TABLE keep_me (a int REFERENCES drop_me);
+DROP TABLE drop_me CASCADE;
+CREATE VIEW vstar AS SELECT * FROM rooms r JOIN booking b ON b.room = r.id;
+CREATE VIEW vstar2 AS SELECT b.*, 1 AS one FROM rooms r JOIN booking b ON b.room = r.id;
+CREATE VIEW vstar3 AS SELECT * FROM vstar2;
+CREATE TEMP TABLE scratchpad (a int);
+"""
+
+MYSQL_EDGES = """
+CREATE TABLE parent (id INT PRIMARY KEY, code VARCHAR(10) UNIQUE);
+CREATE TABLE p2 (a INT, b INT, PRIMARY KEY (a, b));
+CREATE TABLE child (
+  id INT NOT NULL,
+  parent_id INT,
+  code VARCHAR(10),
+  a INT, b INT,
+  g INT AS (id * 2) VIRTUAL,
+  s INT GENERATED ALWAYS AS (id + 1) STORED,
+  price DECIMAL(8,2) UNSIGNED ZEROFILL,
+  t TINYTEXT, lb LONGBLOB, dtp DOUBLE PRECISION, nc NATIONAL CHAR(5), cv CHARACTER VARYING(12),
+  vb VARBINARY(3), c1 CHAR(10) BINARY, c2 VARCHAR(10) CHARACTER SET latin1 COLLATE latin1_bin,
+  e ENUM('x', 'it''s') NOT NULL,
+  CONSTRAINT pk_child PRIMARY KEY (id),
+  FOREIGN KEY (parent_id) REFERENCES parent (id) ON UPDATE CASCADE,
+  FOREIGN KEY (code) REFERENCES parent (code),
+  FOREIGN KEY (a, b) REFERENCES p2 (a, b),
+  INDEX (b, a)
+) ENGINE=InnoDB COMMENT 'kids';
+CREATE TABLE parted (id INT PRIMARY KEY, v INT) PARTITION BY HASH (id) PARTITIONS 2;
+CREATE TABLE copy_of_parent LIKE parent;
+ALTER TABLE parent ADD COLUMN extra INT FIRST, ADD UNIQUE INDEX uq_extra (extra), ENGINE = InnoDB;
+ALTER TABLE parent DROP INDEX uq_extra;
+ALTER TABLE parent ADD CONSTRAINT uq2 UNIQUE (extra, code);
+ALTER TABLE p2 DROP PRIMARY KEY, ADD PRIMARY KEY (b, a);
+CREATE TABLE fk_first (x INT, FOREIGN KEY (x) REFERENCES parent (id), KEY kx (x));
+CREATE TABLE myi (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT, FULLTEXT (body)) ENGINE=MyISAM;
+RENAME TABLE myi TO myisam_table;
+CREATE TABLE drop_col (a INT, b INT, c INT, KEY (a, b), KEY (b));
+ALTER TABLE drop_col DROP COLUMN b;
+ALTER TABLE drop_col ALTER COLUMN c SET DEFAULT 5;
+CREATE INDEX two ON drop_col (c, a);
+DROP INDEX two ON drop_col;
+CREATE VIEW everything AS SELECT * FROM parent p JOIN p2 ON p2.a = p.id;
+"""
+
+SQLITE_EDGES = """
+CREATE TABLE IF NOT EXISTS "Quoted Table" ("Key" INTEGER PRIMARY KEY, `v` TEXT COLLATE NOCASE
+    DEFAULT (lower('X')), w INT GENERATED ALWAYS AS (length(v)) VIRTUAL);
+CREATE TABLE base (a INT, b TEXT, c REAL, CONSTRAINT pk PRIMARY KEY (a) ON CONFLICT REPLACE,
+                   UNIQUE (b) ON CONFLICT IGNORE);
+CREATE TABLE ref (x INT REFERENCES base (a) ON DELETE SET NULL ON UPDATE RESTRICT
+                      DEFERRABLE INITIALLY DEFERRED,
+                  y INT, FOREIGN KEY (y) REFERENCES "Quoted Table");
+ALTER TABLE base ADD COLUMN d INTEGER DEFAULT 0;
+ALTER TABLE base RENAME COLUMN c TO cc;
+ALTER TABLE ref RENAME TO refs;
+CREATE TABLE gone (a INT);
+DROP TABLE gone;
+CREATE TABLE dropcol (a INT, b INT, c INT);
+ALTER TABLE dropcol DROP COLUMN b;
+CREATE INDEX main.dropcol_c ON dropcol (c);
+CREATE TABLE ai (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, n UNSIGNED BIG INT, t DOUBLE PRECISION,
+                 v VARYING CHARACTER(7), nc NATIVE CHARACTER(3), bo BOOLEAN, j JSON, u UUID, z);
+CREATE TEMP TABLE scratch (a INT);
+CREATE VIEW v1 AS SELECT * FROM base;
+CREATE VIEW v2 (p, q) AS SELECT a, b FROM base;
+CREATE TRIGGER IF NOT EXISTS t1 BEFORE DELETE ON base FOR EACH ROW WHEN old.a > 0
+BEGIN SELECT RAISE(ABORT, 'no; never'); END;
+CREATE TRIGGER t2 INSTEAD OF INSERT ON v2 BEGIN INSERT INTO base (a, b) VALUES (new.p, new.q); END;
+"""
+
 
 # -- comparison ----------------------------------------------------------------------------------
 
@@ -349,6 +447,27 @@ def test_sqlite_ddl_reads_like_the_live_database(sqlite_db: SqliteFactory) -> No
     live = catalog_from_url(url)
     offline = catalog_from_ddl(SQLITE_DDL, Dialect.SQLITE)
     assert offline.table("main", "tracks") is not None
+    assert_same_catalog(offline, live)
+
+
+@pytest.mark.postgres
+def test_postgres_less_common_statements(postgres_db: PostgresFactory) -> None:
+    live = catalog_from_url(postgres_db(POSTGRES_EDGES))
+    offline = catalog_from_ddl(POSTGRES_EDGES, Dialect.POSTGRES)
+    assert any("temporary table scratchpad" in u for u in offline.unknown)
+    assert_same_catalog(offline, live)
+
+
+@pytest.mark.mysql
+def test_mariadb_less_common_statements(mysql_db: MysqlFactory) -> None:
+    live = catalog_from_url(mysql_db(MYSQL_EDGES))
+    offline = catalog_from_ddl(f"USE `{live.schemas[0]}`;\n" + MYSQL_EDGES, Dialect.MARIADB)
+    assert_same_catalog(offline, live)
+
+
+def test_sqlite_less_common_statements(sqlite_db: SqliteFactory) -> None:
+    live = catalog_from_url(sqlite_db(SQLITE_EDGES))
+    offline = catalog_from_ddl(SQLITE_EDGES, Dialect.SQLITE)
     assert_same_catalog(offline, live)
 
 

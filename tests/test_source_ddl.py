@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.errors import InputError
 from dbsage.tools.sources.ddl import catalog_from_ddl
@@ -705,3 +706,41 @@ def test_sakila_sqlite(realworld: Path) -> None:
     assert next(c for c in film.columns if c.name == "description").data_type == "BLOB SUB_TYPE TEXT"
     assert {c.name for c in film.check_constraints} == {"CHECK_special_features", "CHECK_special_rating"}
     assert len(film.triggers) == 2
+
+
+def test_sqlite_integer_primary_key_desc_is_not_the_rowid() -> None:
+    # SQLite's documented quirk: a column-level INTEGER PRIMARY KEY DESC is an ordinary key
+    # with its own index; written as a table constraint it is the rowid.
+    catalog = catalog_from_ddl(
+        "CREATE TABLE a (id INTEGER PRIMARY KEY DESC);\nCREATE TABLE b (id INTEGER, PRIMARY KEY (id DESC));",
+        Dialect.SQLITE,
+    )
+    a, b = table(catalog, "main", "a"), table(catalog, "main", "b")
+    assert index_names(a) == {"sqlite_autoindex_a_1"} and not a.columns[0].auto_increment
+    assert index_names(b) == set() and b.columns[0].auto_increment
+
+
+def test_views_over_star_list_their_source_columns() -> None:
+    pg = catalog_from_ddl(
+        "CREATE TABLE a (id int, x text);\nCREATE TABLE b (a_id int, y text);\n"
+        "CREATE VIEW ab AS SELECT * FROM a JOIN b ON b.a_id = a.id;\n"
+        "CREATE VIEW just_b AS SELECT b.*, 1 AS one FROM a JOIN b ON b.a_id = a.id;\n"
+        "CREATE VIEW unknown_source AS SELECT * FROM somewhere_else;",
+        PG,
+    )
+    views = {v.name: v.columns for v in pg.views}
+    assert views == {"ab": ["id", "x", "a_id", "y"], "just_b": ["a_id", "y", "one"], "unknown_source": []}
+    lite_ddl = "CREATE TABLE a (id INT, x TEXT); CREATE VIEW v AS SELECT * FROM a;"
+    lite = catalog_from_ddl(lite_ddl, Dialect.SQLITE)
+    assert lite.views[0].columns == ["id", "x"]
+
+
+def test_temporary_tables_are_left_out_with_a_note() -> None:
+    for dialect, text in (
+        (PG, "CREATE TEMP TABLE t (a int); CREATE TABLE k (a int);"),
+        (Dialect.SQLITE, "CREATE TEMP TABLE t (a INT); CREATE TABLE k (a INT);"),
+        (Dialect.MYSQL, "CREATE TEMPORARY TABLE t (a INT); CREATE TABLE k (a INT);"),
+    ):
+        catalog = catalog_from_ddl(text, dialect)
+        assert [t.name for t in catalog.tables] == ["k"]
+        assert any("temporary table t" in u for u in catalog.unknown)

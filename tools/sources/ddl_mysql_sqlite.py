@@ -23,6 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, SqlglotError
+
 from dbsage.tools.catalog import (
     Catalog,
     CheckConstraint,
@@ -56,8 +59,6 @@ from dbsage.tools.sources.ddl_sqltokens import (
     tokenize,
 )
 from dbsage.tools.sources.ddl_sqltypes import mysql_type, sqlite_type
-from sqlglot import exp
-from sqlglot.errors import ErrorLevel, SqlglotError
 
 MYSQL_DEFAULT_SCHEMA = "main"
 SQLITE_SCHEMA = "main"
@@ -287,8 +288,10 @@ class MySqlSqliteReader:
     def create_table(self, cur: Cursor, temporary: bool) -> None:
         if_not_exists = cur.accept("IF", "NOT", "EXISTS")
         schema, name = cur.qualified_name()
-        if temporary and self.sqlite:
-            schema = "temp"
+        if temporary or (self.sqlite and (schema or "").lower() == "temp"):
+            # a temporary table lives only in the session that made it; no database catalog shows it
+            self.notes.remark(f"temporary table {name} left out: it exists only in its own session")
+            return
         schema = self.qualify(schema)
         if (schema, name) in self.tables or self.find(schema, name) is not None:
             if if_not_exists:
@@ -882,12 +885,42 @@ class MySqlSqliteReader:
             parsed = parsed.this
         if not isinstance(parsed, exp.Select):
             return []
+        sources = self.from_sources(parsed)
         names: list[str] = []
         for projection in parsed.expressions:
             if projection.is_star:
-                return []
+                # `*` / `t.*` stand for the source tables' columns as they were when the view was made
+                qualifier = projection.table if isinstance(projection, exp.Column) else ""
+                wanted = qualifier.lower()
+                chosen = [cols for alias, cols in sources if not wanted or alias.lower() == wanted]
+                if not chosen or any(cols is None for cols in chosen):
+                    return []
+                names.extend(c for cols in chosen for c in cols or [])
+                continue
             names.append(projection.alias_or_name or projection.sql(dialect=self.read_dialect))
         return names
+
+    def from_sources(self, select: exp.Select) -> list[tuple[str, list[str] | None]]:
+        """(alias, column names) of each table or view the query reads, in FROM/JOIN order."""
+        relations: list[exp.Expression] = []
+        from_clause = select.args.get("from") or select.args.get("from_")
+        if from_clause is not None:
+            relations.append(from_clause.this)
+        relations += [join.this for join in select.args.get("joins") or []]
+        out: list[tuple[str, list[str] | None]] = []
+        for relation in relations:
+            if not isinstance(relation, exp.Table):
+                out.append((relation.alias_or_name, None))
+                continue
+            tbl = self.find(relation.db or None, relation.name)
+            view = self.find_view(relation.name) if tbl is None else None
+            columns: list[str] | None = None
+            if tbl is not None:
+                columns = [c.name for c in tbl.table.columns]
+            elif view is not None and view.columns:
+                columns = list(view.columns)
+            out.append((relation.alias_or_name, columns))
+        return out
 
     @property
     def read_dialect(self) -> str:

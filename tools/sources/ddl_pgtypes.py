@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dbsage.tools.sources.ddl_pgnames import quote_ident
 from pglast import ast
+
+from dbsage.tools.sources.ddl_pgnames import quote_ident
 
 VISIBLE_SCHEMAS = ("public", "pg_catalog")
 

@@ -15,6 +15,20 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pglast
+from pglast import ast
+from pglast.enums import (
+    AlterTableType,
+    ConstrType,
+    FunctionParameterMode,
+    GrantTargetType,
+    ObjectType,
+    RoleSpecType,
+    RoleStmtType,
+    SortByDir,
+)
+from pglast.parser import ParseError
+from pglast.stream import RawStream
+
 from dbsage.tools.catalog import (
     Catalog,
     CheckConstraint,
@@ -47,19 +61,6 @@ from dbsage.tools.sources.ddl_pgnames import (
 )
 from dbsage.tools.sources.ddl_pgtypes import UserType, show_type, type_name_parts
 from dbsage.tools.sources.ddl_script import ScriptNotes, Statement
-from pglast import ast
-from pglast.enums import (
-    AlterTableType,
-    ConstrType,
-    FunctionParameterMode,
-    GrantTargetType,
-    ObjectType,
-    RoleSpecType,
-    RoleStmtType,
-    SortByDir,
-)
-from pglast.parser import ParseError
-from pglast.stream import RawStream
 
 DEFAULT_SCHEMA = "public"
 
@@ -389,6 +390,10 @@ class PostgresDdlReader:
                 raise _Skip(f"table {schema}.{name} is created twice; the second definition is ignored")
             return
         persistence = _PERSISTENCE.get(rv.relpersistence or "p", "permanent")
+        if persistence == "temporary":
+            # a temporary table lives only in the session that made it; no database catalog shows it
+            self.notes.remark(f"temporary table {name} left out: it exists only in its own session")
+            return
         table_kind = kind or ("partitioned_table" if node.partspec is not None else "table")
         table = Table(schema_name=schema, name=name, kind=table_kind, persistence=persistence)
         rel = _Rel(table)
@@ -560,11 +565,13 @@ class PostgresDdlReader:
         column.identity = "always" if c.generated_when == "a" else "by_default"
         column.nullable = False
         sequence_name: str | None = None
-        for option in c.options or ():
-            if isinstance(option, ast.DefElem) and option.defname == "sequence_name":
+        options = [o for o in c.options or () if isinstance(o, ast.DefElem)]
+        for option in options:
+            if option.defname == "sequence_name":
                 names = _strings(option.arg if isinstance(option.arg, tuple) else ())
                 sequence_name = names[-1] if names else None
-        self.create_owned_sequence(rel, column, sequence_name)
+        sequence = self.create_owned_sequence(rel, column, sequence_name)
+        self.sequence_options(sequence, [o for o in options if o.defname != "sequence_name"])
 
     def create_owned_sequence(self, rel: _Rel, column: Column, name: str | None) -> CatalogSequence:
         schema = rel.table.schema_name
@@ -1058,7 +1065,7 @@ class PostgresDdlReader:
             schema_name=schema,
             name=name,
             definition=sql_text(node.query),
-            columns=_strings(node.aliases) or _output_columns(node.query),
+            columns=_strings(node.aliases) or self.output_columns(node.query),
             security_invoker=False,
         )
         self.view_options(view, node.options)
@@ -1068,6 +1075,57 @@ class PostgresDdlReader:
         self.views[(schema, name)] = view
         self.add_relname(schema, name)
         self.remember_schema(schema)
+
+    def output_columns(self, query: Any) -> list[str]:
+        """A view's column names as PostgreSQL names them; `*` expands to the source's columns.
+
+        Empty when a name cannot be known offline (a `*` over something the DDL does not define).
+        """
+        while isinstance(query, ast.SelectStmt) and query.larg is not None:
+            query = query.larg
+        if not isinstance(query, ast.SelectStmt):
+            return []
+        sources = self.from_sources(query.fromClause or ())
+        names: list[str] = []
+        for target in query.targetList or ():
+            if not isinstance(target, ast.ResTarget):
+                return []
+            if target.name:
+                names.append(target.name)
+                continue
+            value = target.val
+            if isinstance(value, ast.ColumnRef) and value.fields and isinstance(value.fields[-1], ast.A_Star):
+                qualifier = _strings(value.fields[:-1])
+                chosen = [cols for alias, cols in sources if not qualifier or alias == qualifier[-1]]
+                if sources is None or not chosen or any(cols is None for cols in chosen):
+                    return []
+                names.extend(c for cols in chosen for c in cols or [])
+                continue
+            name, _strength = figure_colname(value)
+            names.append(name or "?column?")
+        return names
+
+    def from_sources(self, items: Iterable[Any]) -> list[tuple[str, list[str] | None]]:
+        """(alias, column names) of each relation in a FROM list, in order; None when not known."""
+        out: list[tuple[str, list[str] | None]] = []
+        for item in items:
+            if isinstance(item, ast.JoinExpr):
+                out += self.from_sources([item.larg, item.rarg])
+            elif isinstance(item, ast.RangeVar):
+                alias = item.alias.aliasname if item.alias is not None else item.relname
+                rel = self.find_rel(item.schemaname, item.relname)
+                view = None if rel is not None else self.find_view_or_sequence(item)
+                if rel is not None:
+                    columns: list[str] | None = [c.name for c in rel.table.columns]
+                elif isinstance(view, View) and view.columns:
+                    columns = list(view.columns)
+                else:
+                    columns = None
+                out.append((alias or "", columns))
+            else:
+                alias_node = getattr(item, "alias", None)
+                out.append((getattr(alias_node, "aliasname", "") or "", None))
+        return out
 
     def on_CreateTableAsStmt(self, node: ast.CreateTableAsStmt) -> None:
         into = node.into
@@ -1086,7 +1144,7 @@ class PostgresDdlReader:
             name=name,
             materialized=True,
             definition=sql_text(node.query),
-            columns=_strings(into.colNames) or _output_columns(node.query),
+            columns=_strings(into.colNames) or self.output_columns(node.query),
         )
         self.add_relname(schema, name)
         self.remember_schema(schema)
@@ -1608,6 +1666,10 @@ class PostgresDdlReader:
         for key, owner in list(self.index_owner.items()):
             if owner == old_key:
                 self.index_owner[key] = rel.key
+        old_prefix = f"{old_key[0]}.{old_key[1]}."
+        for sequence in self.sequences.values():
+            if sequence.owned_by and sequence.owned_by.startswith(old_prefix):
+                sequence.owned_by = rel.table.qualified_name + "." + sequence.owned_by[len(old_prefix) :]
 
     def rename_column(self, rel: _Rel, old: str, new: str) -> None:
         table = rel.table
@@ -1615,6 +1677,9 @@ class PostgresDdlReader:
         if column is None:
             return
         column.name = new
+        for sequence in self.sequences.values():
+            if sequence.owned_by == f"{table.qualified_name}.{old}":
+                sequence.owned_by = f"{table.qualified_name}.{new}"
 
         def swap(names: list[str]) -> list[str]:
             return [new if n == old else n for n in names]
@@ -1857,27 +1922,6 @@ def _without_redundant(
                 continue
         kept.append(item)
     return kept
-
-
-def _output_columns(query: Any) -> list[str]:
-    """Column names of a view's query, when every output column has a name PostgreSQL would give it."""
-    while isinstance(query, ast.SelectStmt) and query.larg is not None:
-        query = query.larg
-    if not isinstance(query, ast.SelectStmt):
-        return []
-    names: list[str] = []
-    for target in query.targetList or ():
-        if not isinstance(target, ast.ResTarget):
-            return []
-        if target.name:
-            names.append(target.name)
-            continue
-        value = target.val
-        if isinstance(value, ast.ColumnRef) and value.fields and isinstance(value.fields[-1], ast.A_Star):
-            return []  # `*` needs the source tables' columns at view creation time
-        name, _strength = figure_colname(value)
-        names.append(name or "?column?")
-    return names
 
 
 def _index_definition(table: Table, index: Index) -> str:

@@ -105,8 +105,9 @@ class _Scanner:
 
     # -- scanning ----------------------------------------------------------------------------
 
-    def special_chars(self) -> re.Pattern[str]:
-        chars = "\n;'\"-/*"
+    def special_chars(self, *, newline: bool) -> re.Pattern[str]:
+        """Characters that can change the scanner's state; newlines matter only between statements."""
+        chars = ";'\"-/*" + ("\n" if newline else "")
         if self.pg:
             chars += "$"
         if self.mysql:
@@ -119,7 +120,8 @@ class _Scanner:
 
     def run(self) -> list[Statement]:
         text, n = self.text, len(self.text)
-        special = self.special_chars()
+        between = self.special_chars(newline=True)
+        inside = self.special_chars(newline=False)
         i = 0
         at_line_start = True
         while i < n:
@@ -127,10 +129,11 @@ class _Scanner:
                 skip = self.line_command(i)
                 if skip is not None:
                     i = skip
-                    special = self.special_chars()
+                    between = self.special_chars(newline=True)
+                    inside = self.special_chars(newline=False)
                     continue
             at_line_start = False
-            m = special.search(text, i)
+            m = (between if self.stmt_start is None else inside).search(text, i)
             stop = n if m is None else m.start()
             if stop > i:
                 # plain text up to the next character that can change the scanner's state
@@ -281,21 +284,22 @@ def _word_char_before(text: str, i: int) -> bool:
     return i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_$")
 
 
+_QUOTED = {
+    (quote, backslash): re.compile(
+        rf"{quote}(?:[^{quote}\\]|{quote}{quote}|\\.)*{quote}"
+        if backslash
+        else rf"{quote}(?:[^{quote}]|{quote}{quote})*{quote}",
+        re.DOTALL,
+    )
+    for quote in ("'", '"', "`")
+    for backslash in (True, False)
+}
+
+
 def _skip_quoted(text: str, i: int, quote: str, backslash: bool) -> int:
-    j = i + 1
-    n = len(text)
-    while j < n:
-        ch = text[j]
-        if backslash and ch == "\\":
-            j += 2
-            continue
-        if ch == quote:
-            if text.startswith(quote, j + 1):
-                j += 2
-                continue
-            return j + 1
-        j += 1
-    return n
+    """The index just past the quoted token at `i` (the end of the text when it never closes)."""
+    m = _QUOTED[(quote, backslash)].match(text, i)
+    return m.end() if m is not None else len(text)
 
 
 def split_statements(text: str, dialect: Dialect) -> list[Statement]:
