@@ -375,17 +375,16 @@ def render_sarif(report: Report, *, artifact: str | None = None) -> str:
 # --- the rule catalog ---------------------------------------------------------------------------
 
 
-def rules_catalog(rules: Mapping[str, RuleDoc] | None = None) -> list[dict[str, Any]]:
-    """Every rule of the knowledge catalog, by id, as JSON-ready data (`rules --format json`, the MCP
-    resource dbsage://rules)."""
+def rules_catalog(rules: Mapping[str, RuleDoc] | None = None) -> dict[str, Any]:
+    """The knowledge catalog as JSON-ready data (the CLI's `rules --format json`, the MCP resource)."""
     docs = sorted((load_rules() if rules is None else rules).values(), key=lambda d: d.id)
-    return [doc.model_dump(mode="json") for doc in docs]
+    return {"dbsage_version": __version__, "rules": [doc.model_dump(mode="json") for doc in docs]}
 
 
 def render_rules(fmt: Literal["text", "json", "markdown"], *, color: bool = False) -> str:
     """The rule catalog for `dbsage rules`."""
     catalog = rules_catalog()
-    docs = [RuleDoc.model_validate(r) for r in catalog]
+    docs = [RuleDoc.model_validate(r) for r in catalog["rules"]]
     if fmt == "json":
         return json.dumps(catalog, indent=2) + "\n"
     if fmt == "markdown":

@@ -375,7 +375,7 @@ def test_internal_errors_are_one_line_and_redacted(monkeypatch: pytest.MonkeyPat
 def test_rules_command() -> None:
     code, out, _ = run_cli("rules", "--format", "json")
     assert code == 0
-    rules = json.loads(out)
+    rules = json.loads(out)["rules"]
     assert NO_PK in {r["id"] for r in rules}
     code, out, _ = run_cli("rules")
     assert code == 0 and NO_PK in out

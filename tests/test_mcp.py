@@ -288,7 +288,7 @@ def test_resources(sqlite_db: SqliteFactory) -> None:
     assert {"dbsage://rules", "dbsage://databases"} <= got["listed"]
     assert {"dbsage://rules/{rule_id}", "dbsage://guides/{name}"} <= got["templates"]
     catalog = json.loads(got["read"]["dbsage://rules"])
-    assert [r["id"] for r in catalog] == sorted(load_rules())
+    assert [r["id"] for r in catalog["rules"]] == sorted(load_rules())
     assert json.loads(got["read"][f"dbsage://rules/{NO_PK}"])["id"] == NO_PK
     databases = json.loads(got["read"]["dbsage://databases"])["databases"]
     assert {d["name"] for d in databases} == {"shop", "prod"}

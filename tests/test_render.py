@@ -191,7 +191,7 @@ def test_sarif_places_unlocated_findings_in_the_ddl_file() -> None:
 def test_rules_listing_in_three_formats() -> None:
     catalog = load_rules()
     as_json = json.loads(render_rules("json"))
-    assert [r["id"] for r in as_json] == sorted(catalog)
+    assert [r["id"] for r in as_json["rules"]] == sorted(catalog)
     text = render_rules("text")
     for rule_id, doc in catalog.items():
         line = next(line for line in text.splitlines() if line.startswith(rule_id + " "))
