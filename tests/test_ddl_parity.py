@@ -1,4 +1,4 @@
-"""The same DDL, read offline and loaded into a real database, gives the same catalog.
+"""The same DDL, read offline and loaded into a real database, gives the same catalog and findings.
 
 Each script runs in a fresh database (PostgreSQL 15, MariaDB 10.11, SQLite); the live catalog
 (through the guard) is compared with the offline one on everything both can know: tables, columns
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from dbsage.tools.catalog import Catalog, Dialect, Table
+from dbsage.tools.schema import inspect_schema
 from dbsage.tools.sources.ddl import catalog_from_ddl
 from dbsage.tools.sources.resolve import catalog_from_url
 from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory
@@ -419,6 +420,23 @@ def assert_same_catalog(offline: Catalog, live: Catalog) -> None:
     assert not problems, "offline and live catalogs differ:\n" + "\n".join(problems)
 
 
+Findings = set[tuple[str, str, str, str]]
+
+
+def findings_of(**source: str) -> Findings:
+    """Every finding inspect_schema reports for a source, over all pages."""
+    report = inspect_schema(detail="full", **source)  # type: ignore[arg-type]
+    found = {(f.rule_id, f.object, f.severity.value, f.message) for f in report.findings}
+    while report.next_cursor:
+        report = inspect_schema(detail="full", cursor=report.next_cursor, **source)  # type: ignore[arg-type]
+        found |= {(f.rule_id, f.object, f.severity.value, f.message) for f in report.findings}
+    return found
+
+
+def assert_same_findings(offline: Findings, live: Findings) -> None:
+    assert offline == live, f"only offline: {sorted(offline - live)}\nonly live: {sorted(live - offline)}"
+
+
 # -- tests ---------------------------------------------------------------------------------------
 
 
@@ -429,6 +447,9 @@ def test_postgres_ddl_reads_like_the_live_database(postgres_db: PostgresFactory)
     offline = catalog_from_ddl(POSTGRES_DDL, Dialect.POSTGRES)
     assert offline.table("public", "customers") is not None
     assert_same_catalog(offline, live)
+    live_findings = findings_of(dsn=url)
+    assert live_findings, "the script plants design problems; inspect_schema should report some"
+    assert_same_findings(findings_of(ddl=POSTGRES_DDL, dialect="postgres"), live_findings)
 
 
 @pytest.mark.mysql
@@ -437,9 +458,13 @@ def test_mariadb_ddl_reads_like_the_live_database(mysql_db: MysqlFactory) -> Non
     live = catalog_from_url(url)
     database = live.schemas[0]
     # The live database gets a generated name; tell the offline reader the same one.
-    offline = catalog_from_ddl(f"USE `{database}`;\n" + MYSQL_DDL, Dialect.MARIADB)
+    offline_ddl = f"USE `{database}`;\n" + MYSQL_DDL
+    offline = catalog_from_ddl(offline_ddl, Dialect.MARIADB)
     assert offline.table(database, "orders") is not None
     assert_same_catalog(offline, live)
+    live_findings = findings_of(dsn=url)
+    assert live_findings
+    assert_same_findings(findings_of(ddl=offline_ddl, dialect="mariadb"), live_findings)
 
 
 def test_sqlite_ddl_reads_like_the_live_database(sqlite_db: SqliteFactory) -> None:
@@ -448,27 +473,34 @@ def test_sqlite_ddl_reads_like_the_live_database(sqlite_db: SqliteFactory) -> No
     offline = catalog_from_ddl(SQLITE_DDL, Dialect.SQLITE)
     assert offline.table("main", "tracks") is not None
     assert_same_catalog(offline, live)
+    live_findings = findings_of(dsn=url)
+    assert live_findings
+    assert_same_findings(findings_of(ddl=SQLITE_DDL, dialect="sqlite"), live_findings)
 
 
 @pytest.mark.postgres
 def test_postgres_less_common_statements(postgres_db: PostgresFactory) -> None:
-    live = catalog_from_url(postgres_db(POSTGRES_EDGES))
+    url = postgres_db(POSTGRES_EDGES)
+    live = catalog_from_url(url)
     offline = catalog_from_ddl(POSTGRES_EDGES, Dialect.POSTGRES)
     assert any("temporary table scratchpad" in u for u in offline.unknown)
     assert_same_catalog(offline, live)
+    assert_same_findings(findings_of(ddl=POSTGRES_EDGES, dialect="postgres"), findings_of(dsn=url))
 
 
 @pytest.mark.mysql
 def test_mariadb_less_common_statements(mysql_db: MysqlFactory) -> None:
-    live = catalog_from_url(mysql_db(MYSQL_EDGES))
-    offline = catalog_from_ddl(f"USE `{live.schemas[0]}`;\n" + MYSQL_EDGES, Dialect.MARIADB)
-    assert_same_catalog(offline, live)
+    url = mysql_db(MYSQL_EDGES)
+    live = catalog_from_url(url)
+    offline_ddl = f"USE `{live.schemas[0]}`;\n" + MYSQL_EDGES
+    assert_same_catalog(catalog_from_ddl(offline_ddl, Dialect.MARIADB), live)
+    assert_same_findings(findings_of(ddl=offline_ddl, dialect="mariadb"), findings_of(dsn=url))
 
 
 def test_sqlite_less_common_statements(sqlite_db: SqliteFactory) -> None:
-    live = catalog_from_url(sqlite_db(SQLITE_EDGES))
-    offline = catalog_from_ddl(SQLITE_EDGES, Dialect.SQLITE)
-    assert_same_catalog(offline, live)
+    url = sqlite_db(SQLITE_EDGES)
+    assert_same_catalog(catalog_from_ddl(SQLITE_EDGES, Dialect.SQLITE), catalog_from_url(url))
+    assert_same_findings(findings_of(ddl=SQLITE_EDGES, dialect="sqlite"), findings_of(dsn=url))
 
 
 @pytest.mark.postgres
@@ -476,10 +508,11 @@ def test_chinook_postgres_offline_equals_live(postgres_db: PostgresFactory, real
     text = (realworld / "chinook" / "Chinook_PostgreSql.sql").read_text()
     # the script makes and enters its own database (psql meta-commands); load only its objects
     body = text[text.index("CREATE TABLE") :]
-    live = catalog_from_url(postgres_db(body))
+    url = postgres_db(body)
     offline = catalog_from_ddl(text, Dialect.POSTGRES)
     assert len(offline.tables) == 11
-    assert_same_catalog(offline, live)
+    assert_same_catalog(offline, catalog_from_url(url))
+    assert_same_findings(findings_of(ddl=text, dialect="postgres"), findings_of(dsn=url))
 
 
 def test_chinook_sqlite_offline_equals_live(sqlite_db: SqliteFactory, realworld: Any) -> None:
@@ -527,7 +560,8 @@ def _mysql_tables_and_views(text: str) -> str:
 @pytest.mark.postgres
 def test_sakila_postgres_offline_equals_live(postgres_db: PostgresFactory, realworld: Any) -> None:
     text = (realworld / "sakila" / "postgres-sakila-schema.sql").read_text()
-    live = catalog_from_url(postgres_db(text))
+    url = postgres_db(text)
     offline = catalog_from_ddl(text, Dialect.POSTGRES)
     assert len(offline.tables) == 21
-    assert_same_catalog(offline, live)
+    assert_same_catalog(offline, catalog_from_url(url))
+    assert_same_findings(findings_of(ddl=text, dialect="postgres"), findings_of(dsn=url))

@@ -1023,14 +1023,24 @@ class MySqlSqliteReader:
             for t in self.tables.values()
             if t.autoincrement and t.table.primary_key is not None
         ]
+        # the live sources' order, so that paged reports cut the same pages
+        tables = sorted((t.table for t in self.tables.values()), key=lambda t: (t.schema_name, t.name))
+        for t in tables:
+            t.indexes.sort(key=lambda i: (not i.primary, i.name))
+            if not self.sqlite:
+                t.unique_constraints.sort(key=lambda u: (u.name or "").lower())
+                t.foreign_keys.sort(key=lambda f: (f.name or "").lower())
+                t.check_constraints.sort(key=lambda c: (c.name or "").lower())
+            else:
+                t.triggers.sort(key=lambda tr: tr.name)
         return Catalog(
             dialect=self.dialect,
             source="ddl",
             database=self.schema if self.schema_chosen and not self.sqlite else None,
             schemas=schemas,
-            tables=[t.table for t in self.tables.values()],
-            views=list(self.views.values()),
-            functions=self.functions,
+            tables=tables,
+            views=sorted(self.views.values(), key=lambda v: (v.schema_name, v.name)),
+            functions=sorted(self.functions, key=lambda f: (f.schema_name, f.name)),
             sequences=sequences,
             unknown=self.notes.render(),
         )

@@ -1814,16 +1814,25 @@ class PostgresDdlReader:
         grants = [g for g in self.grants if owners.get(g.object) is None or owners.get(g.object) != g.grantee]
         extensions = dict(self.extensions)
         extensions.setdefault("plpgsql", Extension(name="plpgsql", schema_name="pg_catalog"))
+        # the live source's order, so that paged reports cut the same pages
+        tables = sorted((rel.table for rel in self.rels.values()), key=lambda t: (t.schema_name, t.name))
+        for t in tables:
+            t.check_constraints.sort(key=lambda c: c.name or "")
+            t.unique_constraints.sort(key=lambda u: u.name or "")
+            t.foreign_keys.sort(key=lambda f: f.name or "")
+            t.indexes.sort(key=lambda i: i.name)
+            t.triggers.sort(key=lambda tr: tr.name)
+            t.policies.sort(key=lambda p: p.name)
         return Catalog(
             dialect=Dialect.POSTGRES,
             source="ddl",
             schemas=sorted(self.schemas),
-            tables=[rel.table for rel in self.rels.values()],
-            views=list(self.views.values()),
-            functions=self.functions,
-            sequences=list(self.sequences.values()),
-            roles=list(self.roles.values()),
-            grants=grants,
+            tables=tables,
+            views=sorted(self.views.values(), key=lambda v: (v.schema_name, v.name)),
+            functions=sorted(self.functions, key=lambda f: (f.schema_name, f.name, f.arguments)),
+            sequences=sorted(self.sequences.values(), key=lambda s: (s.schema_name, s.name)),
+            roles=sorted(self.roles.values(), key=lambda r: r.name),
+            grants=sorted(grants, key=lambda g: (g.object_type, g.object, g.grantee, g.privilege)),
             extensions=sorted(extensions.values(), key=lambda e: e.name),
             unknown=self.notes.render(),
         )
