@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 import time
@@ -348,6 +349,7 @@ def test_schema_filter(shop_url: str) -> None:
     assert [t.name for t in mixed.tables] == ["Odd Table"] and not mixed.views
     with pytest.raises(InputError, match="nope"):
         _load(url, schemas=["nope"])
+    assert gc.isenabled()  # the collector paused during a load is back on, after an error too
 
 
 # -- roles, passwords, privileges ----------------------------------------------------------------

@@ -14,8 +14,10 @@ read-only transaction.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -425,6 +427,28 @@ def load_catalog(session: GuardedSession, *, schemas: list[str] | None = None) -
     (matched exactly, else case-insensitively); an unknown schema raises InputError. Roles,
     extensions and settings are server-wide and always read.
     """
+    with _collector_paused():
+        return _load(session, schemas)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the catalog's objects are built.
+
+    A large database means hundreds of thousands of new rows and models, which set off repeated
+    full collections that free nothing (none of them is garbage yet): about a sixth of the load
+    time on 2,000 tables. Reference counting still frees everything as usual meanwhile.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(session: GuardedSession, schemas: list[str] | None) -> Catalog:
     reader = _Reader(session)
     unknown = reader.unknown
     server = session.catalog(_SERVER_SQL)[0]
