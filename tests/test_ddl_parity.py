@@ -9,7 +9,13 @@ usage, default privileges of the owner, expression spelling) are left out of the
 
 from __future__ import annotations
 
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -17,7 +23,7 @@ from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.schema import inspect_schema
 from dbsage.tools.sources.ddl import catalog_from_ddl
 from dbsage.tools.sources.resolve import catalog_from_url
-from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory
+from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory, need
 
 POSTGRES_DDL = """
 CREATE SCHEMA app;
@@ -565,3 +571,57 @@ def test_sakila_postgres_offline_equals_live(postgres_db: PostgresFactory, realw
     assert len(offline.tables) == 21
     assert_same_catalog(offline, catalog_from_url(url))
     assert_same_findings(findings_of(ddl=text, dialect="postgres"), findings_of(dsn=url))
+
+
+# -- the engines' own schema dumps, read offline ---------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_pg_dump_of_a_database_reads_like_the_database(postgres_db: PostgresFactory) -> None:
+    need(shutil.which("pg_dump") is not None, "pg_dump is not installed", "install postgresql-client")
+    url = postgres_db(POSTGRES_EDGES)
+    parts = urlsplit(url)
+    # the password travels in the environment, not on a command line others can read
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    user = unquote(parts.username or "postgres")
+    bare = f"{parts.scheme}://{user}@{netloc}{parts.path}"
+    environment = {**os.environ, "PGPASSWORD": unquote(parts.password or "")}
+    command = ["pg_dump", "--schema-only", bare]
+    dump = subprocess.run(command, capture_output=True, text=True, check=True, env=environment).stdout
+    assert_same_catalog(catalog_from_ddl(dump, Dialect.POSTGRES), catalog_from_url(url))
+
+
+@pytest.mark.mysql
+def test_mariadb_dump_of_a_database_reads_like_the_database(mysql_db: MysqlFactory) -> None:
+    tool = shutil.which("mariadb-dump") or shutil.which("mysqldump")
+    need(tool is not None, "mariadb-dump is not installed", "apt-get install mariadb-client")
+    assert tool is not None
+    url = mysql_db(MYSQL_DDL)
+    live = catalog_from_url(url)
+    database = live.schemas[0]
+    parts = urlsplit(url)
+    command = [
+        tool,
+        f"--host={parts.hostname or '127.0.0.1'}",
+        f"--port={parts.port or 3306}",
+        f"--user={unquote(parts.username or 'root')}",
+        "--no-data",
+        "--routines",
+        "--triggers",
+        "--databases",
+        database,
+    ]
+    environment = {**os.environ, "MYSQL_PWD": unquote(parts.password or "")}  # not on the command line
+    dump = subprocess.run(command, capture_output=True, text=True, check=True, env=environment).stdout
+    assert "/*!" in dump  # version comments and DEFINER clauses are part of what is read
+    assert_same_catalog(catalog_from_ddl(dump, Dialect.MARIADB), live)
+
+
+def test_sqlite_dump_of_a_database_reads_like_the_database(sqlite_db: SqliteFactory) -> None:
+    url = sqlite_db(SQLITE_DDL + "INSERT INTO artists (name) VALUES ('a');")
+    connection = sqlite3.connect(Path(url.removeprefix("sqlite:///")))
+    try:
+        dump = "\n".join(connection.iterdump())
+    finally:
+        connection.close()
+    assert_same_catalog(catalog_from_ddl(dump, Dialect.SQLITE), catalog_from_url(url))

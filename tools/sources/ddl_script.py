@@ -41,7 +41,9 @@ class Statement:
 
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\U0010ffff][\w\u0080-\U0010ffff]*)?\$")
 _DELIMITER_LINE = re.compile(r"[ \t]*delimiter[ \t]+(\S+)[^\n]*", re.IGNORECASE)
-_EXEC_COMMENT = re.compile(r"/\*M?!\d*")
+_EXEC_COMMENT = re.compile(r"/\*M?!(\d*)")
+# mariadb-dump opens with /*M!999999\- enable the sandbox mode */: a version no server reaches, so never run
+_NEVER_RUN_VERSION = 200000
 _COPY_FROM_STDIN = re.compile(r"^\s*COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 _TRIGGER_START = re.compile(r"^\s*CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TRIGGER\b", re.IGNORECASE)
 _ENDS_WITH_END = re.compile(r"\bEND\s*$", re.IGNORECASE)
@@ -172,6 +174,8 @@ class _Scanner:
                 continue
             if ch == "/" and text.startswith("/*", i):
                 em = _EXEC_COMMENT.match(text, i) if self.mysql else None
+                if em is not None and em.group(1) and int(em.group(1)) >= _NEVER_RUN_VERSION:
+                    em = None
                 if em is not None:
                     self.mark_start(em.end())
                     self.flush_segment(i)
