@@ -38,7 +38,7 @@ from mcp.server.mcpserver.resources import FunctionResource
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 log = logging.getLogger("dbsage.server")
 
@@ -48,10 +48,9 @@ INSTRUCTIONS = (
     "(resource dbsage://databases). The prompt data_engineer says how to use the tools and how to answer."
 )
 INSPECT_SCHEMA_DESCRIPTION = (
-    "Inspect a database (live, read-only) or DDL text: tables, keys, indexes and design faults as findings "
-    "(severity, evidence, fix SQL). Call it first in any review. Answers are paged by table: severity_counts "
-    "and rule_counts cover every table; follow next_cursor, or narrow with schema, table (glob) and "
-    "min_severity. detail=full adds columns, indexes and constraints."
+    "A live database (read-only) or DDL text: tables, keys, indexes and design faults as findings with "
+    "evidence and fix SQL. Paged by table; severity_counts and rule_counts cover all. Narrow with schema, "
+    "table, min_severity; follow next_cursor. detail=full adds columns and constraints."
 )
 # The summary quotes at most this many findings; the structured content has them all.
 SUMMARY_FINDINGS = 20
@@ -158,13 +157,53 @@ def compact_schema(schema: Any, *, keep_null: bool, drop_docs: bool = False) -> 
     return out
 
 
-def report_output_schema() -> dict[str, Any]:
-    """SchemaReport's schema with the nested catalog published as an object (it is validated in full)."""
-    schema = SchemaReport.model_json_schema(mode="serialization")
+# Models whose full structure the published output schema keeps; any other nested model is published as
+# a plain object and an enum as a string (tools/list is paid on every turn, and the input schema already
+# lists the enums a caller chooses from; the full pydantic model still validates every answer).
+_PUBLISHED_MODELS = frozenset({"Finding"})
+
+
+def report_output_schema(model: type[BaseModel] = SchemaReport) -> dict[str, Any]:
+    """The report's schema, compact: the Finding shape kept, other nested models as objects, enums as strings."""
+    schema = model.model_json_schema(mode="serialization")
+    defs = schema.get("$defs", {})
+    for name, definition in defs.items():
+        if "enum" in definition:
+            defs[name] = {"type": "string"}
+        elif name not in _PUBLISHED_MODELS:
+            defs[name] = {"type": "object"}
+    finding = defs.get("Finding")
+    if finding is not None:
+        finding["properties"]["evidence"] = {"type": "object"}
     schema["properties"]["catalog"] = {"type": ["object", "null"]}
+    simple = {f"#/$defs/{name}": d for name, d in defs.items() if "properties" not in d}
+    schema = _inline_refs(schema, simple)
     used = _referenced_defs(schema)
     schema["$defs"] = {name: d for name, d in schema.get("$defs", {}).items() if name in used}
-    return dict(compact_schema(schema, keep_null=True, drop_docs=True))
+    if not schema["$defs"]:
+        del schema["$defs"]
+    return dict(_drop_additional_properties(compact_schema(schema, keep_null=True, drop_docs=True)))
+
+
+def _inline_refs(node: Any, simple: dict[str, dict[str, Any]]) -> Any:
+    """Replace references to one-line definitions (`{"type": "string"}`) by the definition itself."""
+    if isinstance(node, list):
+        return [_inline_refs(item, simple) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref in simple:
+        return dict(simple[ref])
+    return {k: _inline_refs(v, simple) for k, v in node.items()}
+
+
+def _drop_additional_properties(node: Any) -> Any:
+    """Remove `additionalProperties` (validation detail that costs tokens and tells a model little)."""
+    if isinstance(node, list):
+        return [_drop_additional_properties(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: _drop_additional_properties(v) for k, v in node.items() if k != "additionalProperties"}
 
 
 def _referenced_defs(schema: dict[str, Any]) -> set[str]:
@@ -196,16 +235,16 @@ def _referenced_defs(schema: dict[str, Any]) -> set[str]:
 def _inspect_schema_tool(config: DbsageConfig) -> Tool:
     def inspect_schema(
         database: Annotated[
-            str | None, Field(description="Configured database name (default: the only one configured)")
+            str | None, Field(description="Configured database name")
         ] = None,
-        ddl: Annotated[str | None, Field(description="DDL text to inspect instead of a database")] = None,
-        dialect: Annotated[DialectName | None, Field(description="Dialect of ddl")] = None,
-        schema: Annotated[str | None, Field(description="Only this schema (MySQL: database)")] = None,
-        table: Annotated[str | None, Field(description="Glob on table names, e.g. order*")] = None,
+        ddl: Annotated[str | None, Field(description="DDL text, offline (needs dialect)")] = None,
+        dialect: DialectName | None = None,
+        schema: Annotated[str | None, Field(description="Only this schema")] = None,
+        table: Annotated[str | None, Field(description="Table name glob")] = None,
         detail: Literal["concise", "full"] = "concise",
         min_severity: SeverityName | None = None,
         limit: Annotated[int | None, Field(ge=1, le=500, description="Tables per page")] = None,
-        cursor: Annotated[str | None, Field(description="next_cursor of the previous answer")] = None,
+        cursor: Annotated[str | None, Field(description="next_cursor of the last answer")] = None,
     ) -> Annotated[CallToolResult, SchemaReport]:
         try:
             source = _tool_source(config, database=database, ddl=ddl, dialect=dialect)
@@ -234,7 +273,6 @@ def _inspect_schema_tool(config: DbsageConfig) -> Tool:
         title="Inspect schema",
         description=INSPECT_SCHEMA_DESCRIPTION,
         annotations=ToolAnnotations(
-            title="Inspect schema",
             read_only_hint=True,
             destructive_hint=False,
             idempotent_hint=True,

@@ -14,12 +14,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-import dbsage.tools.rules.schema_design  # noqa: F401  (registers the rules)
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.errors import InputError
 from dbsage.tools.findings import Finding, Severity, sort_findings
 from dbsage.tools.report import Report
 from dbsage.tools.rules.registry import RuleContext, RuleOptions, run_rules
+from dbsage.tools.rules.schema_design import not_checked_offline  # importing it registers the rules
 
 TOOL = "inspect_schema"
 Detail = Literal["concise", "full"]
@@ -87,7 +87,8 @@ def filter_catalog(catalog: Catalog, *, schema: str | None = None, table: str | 
     if not tables and not views:
         known = sorted(t.qualified_name for t in catalog.tables)
         sample = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
-        what = " and ".join(x for x in (f"schema {schema!r}" if schema else "", f"table {table!r}" if table else "") if x)
+        asked = (f"schema {schema!r}" if schema else "", f"table {table!r}" if table else "")
+        what = " and ".join(x for x in asked if x)
         raise InputError(
             f"No table or view matches {what}.",
             hint=f"tables present: {sample}" if known else "the database has no tables",
@@ -98,12 +99,30 @@ def filter_catalog(catalog: Catalog, *, schema: str | None = None, table: str | 
         if s.owned_by is None or tuple(s.owned_by.rsplit(".", 1)[0].split(".", 1)) in in_scope
     ]
     functions = [f for f in catalog.functions if schema is None or f.schema_name.lower() == schema.lower()]
-    return catalog.model_copy(update={"tables": tables, "views": views, "sequences": sequences, "functions": functions})
+    return catalog.model_copy(
+        update={"tables": tables, "views": views, "sequences": sequences, "functions": functions}
+    )
 
 
-def _belongs_to(obj: str, table: Table) -> bool:
-    qn = table.qualified_name
-    return obj == qn or obj.startswith(qn + ".") or obj.startswith(qn + "(")
+def owning_table(obj: str, table_names: set[str]) -> str | None:
+    """The qualified name of the table an object belongs to (`s.t`, `s.t.col`, `s.t(a,b)`), or None."""
+    name = obj.split("(", 1)[0]
+    while name:
+        if name in table_names:
+            return name
+        if "." not in name:
+            return None
+        name = name.rsplit(".", 1)[0]
+    return None
+
+
+def group_by_table(findings: list[Finding], tables: list[Table]) -> dict[str | None, list[Finding]]:
+    """Findings keyed by the qualified name of their table; None collects the rest."""
+    names = {t.qualified_name for t in tables}
+    grouped: dict[str | None, list[Finding]] = {}
+    for f in findings:
+        grouped.setdefault(owning_table(f.object, names), []).append(f)
+    return grouped
 
 
 def _summary(table: Table, findings: int) -> TableSummary:
@@ -122,12 +141,13 @@ def _summary(table: Table, findings: int) -> TableSummary:
 def _parse_cursor(cursor: str | None) -> int:
     if cursor in (None, ""):
         return 0
+    bad = InputError(f"Bad cursor {cursor!r}.", hint="pass the next_cursor of a previous answer")
     try:
         offset = int(cursor)
     except ValueError:
-        raise InputError(f"Bad cursor {cursor!r}.", hint="pass the next_cursor of a previous answer") from None
+        raise bad from None
     if offset < 0:
-        raise InputError(f"Bad cursor {cursor!r}.", hint="pass the next_cursor of a previous answer")
+        raise bad
     return offset
 
 
@@ -155,8 +175,10 @@ def build_report(
     tables = sorted(scoped.tables, key=lambda t: t.qualified_name)
     offset = _parse_cursor(cursor)
     page_size = limit or DEFAULT_LIMIT[detail]
+    grouped = group_by_table(findings, tables)
     while True:
-        report = _page(scoped, tables, findings, source=source, detail=detail, offset=offset, page_size=page_size)
+        report = _page(scoped, tables, findings, grouped, source=source, detail=detail, offset=offset,
+                       page_size=page_size)
         # A page must fit an agent's context: shrink it until it does (one table is the floor).
         if page_size == 1 or len(report.model_dump_json()) <= MAX_REPORT_CHARS:
             return report
@@ -167,6 +189,7 @@ def _page(
     catalog: Catalog,
     tables: list[Table],
     findings: list[Finding],
+    grouped: dict[str | None, list[Finding]],
     *,
     source: str,
     detail: Detail,
@@ -174,11 +197,10 @@ def _page(
     page_size: int,
 ) -> SchemaReport:
     page_tables = tables[offset : offset + page_size]
-    by_table = {t.qualified_name: [f for f in findings if _belongs_to(f.object, t)] for t in page_tables}
+    by_table = {t.qualified_name: grouped.get(t.qualified_name, []) for t in page_tables}
     page_findings = [f for fs in by_table.values() for f in fs]
     if offset == 0:
-        table_objects = tables
-        page_findings += [f for f in findings if not any(_belongs_to(f.object, t) for t in table_objects)]
+        page_findings += grouped.get(None, [])
     end = offset + len(page_tables)
     pages = max(1, -(-len(tables) // page_size))
     totals = {
@@ -214,7 +236,7 @@ def _page(
         tables=summaries,
         catalog=page_catalog,
         findings=sort_findings(page_findings),
-        could_not_check=catalog.unknown,
+        could_not_check=catalog.unknown + not_checked_offline(catalog),
         page=offset // page_size + 1,
         pages=pages,
         next_cursor=str(end) if end < len(tables) else None,
@@ -230,7 +252,12 @@ def load_source_catalog(
     schema: str | None = None,
 ) -> tuple[Catalog, str]:
     """The Catalog of exactly one source (a URL, DDL text or a DDL file) and how to name it in output."""
-    from dbsage.tools.sources.resolve import catalog_from_ddl_text, catalog_from_url, parse_dialect, read_sql_file
+    from dbsage.tools.sources.resolve import (
+        catalog_from_ddl_text,
+        catalog_from_url,
+        parse_dialect,
+        read_sql_file,
+    )
     from dbsage.tools.sources.urls import parse_url
 
     given = [x for x in (dsn, ddl, ddl_file) if x is not None]

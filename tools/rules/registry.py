@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 
 from dbsage.knowledge.rulebook import rule_doc
 from dbsage.tools.catalog import Catalog
-from dbsage.tools.findings import Evidence, Finding, Location, ObjectType, Severity, evidence_value, fingerprint
+from dbsage.tools.findings import (
+    Evidence,
+    Finding,
+    Location,
+    ObjectType,
+    Severity,
+    evidence_value,
+    fingerprint,
+)
 
 
 @dataclass(frozen=True)
