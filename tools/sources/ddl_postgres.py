@@ -1235,7 +1235,7 @@ class PostgresDdlReader:
             schema_name=schema,
             name=parts[-1],
             kind=kind,
-            arguments=self.identity_arguments(params),
+            arguments=self.identity_arguments(params, procedure=bool(node.is_procedure)),
             returns=self.result_type(node.returnType, params) if not node.is_procedure else None,
         )
         function.volatility = "volatile"
@@ -1279,8 +1279,10 @@ class PostgresDdlReader:
             self.grants.append(execute)
         self.remember_schema(function.schema_name)
 
-    def identity_arguments(self, params: Iterable[ast.FunctionParameter]) -> str:
-        """Arguments as pg_get_function_identity_arguments shows them: `[mode ]name type`, OUT ones too."""
+    def identity_arguments(self, params: Iterable[ast.FunctionParameter], *, procedure: bool = False) -> str:
+        """Arguments as pg_get_function_identity_arguments shows them: `[mode ]name type`, OUT ones too.
+
+        A procedure's arguments all carry their mode (IN too), as PostgreSQL prints them."""
         shown: list[str] = []
         for p in params:
             mode = p.mode
@@ -1292,7 +1294,7 @@ class PostgresDdlReader:
                 FunctionParameterMode.FUNC_PARAM_INOUT: "INOUT ",
                 FunctionParameterMode.FUNC_PARAM_VARIADIC: "VARIADIC ",
                 FunctionParameterMode.FUNC_PARAM_OUT: "OUT ",
-            }.get(mode, "")  # type: ignore[arg-type]
+            }.get(mode, "IN " if procedure else "")  # type: ignore[arg-type]
             name = f"{quote_ident(p.name)} " if p.name else ""
             shown.append(prefix + name + show_type(p.argType, self.find_user_type).data_type)
         return ", ".join(shown)
@@ -1469,8 +1471,11 @@ class PostgresDdlReader:
             return
         objects = self.grant_objects(node, object_type)
         if node.privileges:
+            # column privileges (GRANT SELECT (col) ...) are not table privileges; the catalog keeps none
             privileges = [
-                (p.priv_name or "").upper() for p in node.privileges if isinstance(p, ast.AccessPriv)
+                (p.priv_name or "").upper()
+                for p in node.privileges
+                if isinstance(p, ast.AccessPriv) and not p.cols
             ]
         else:
             privileges = list(_ALL_PRIVILEGES[object_type])
