@@ -489,6 +489,13 @@ def test_mysql8_spelling_differs_from_mariadb() -> None:
     assert {f.on_delete for f in orders.foreign_keys} == {"CASCADE", "NO ACTION"}
 
 
+def test_mariadb_create_or_replace_table_replaces() -> None:
+    catalog = catalog_from_ddl(
+        "USE d; CREATE TABLE t (a INT); CREATE OR REPLACE TABLE t (b INT PRIMARY KEY);", Dialect.MARIADB
+    )
+    assert [c.name for c in table(catalog, "d", "t").columns] == ["b"]
+
+
 def test_mysql_without_use_goes_to_main_and_says_so() -> None:
     catalog = catalog_from_ddl("CREATE TABLE t (id INT PRIMARY KEY);", Dialect.MYSQL)
     assert table(catalog, "main", "t").columns[0].nullable is False

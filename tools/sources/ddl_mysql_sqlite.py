@@ -205,10 +205,10 @@ class MySqlSqliteReader:
     def create(self, statement: Statement, cur: Cursor) -> bool:
         text = statement.text
         start = cur.pos
-        cur.accept("OR", "REPLACE")
+        replace = cur.accept("OR", "REPLACE")
         temporary = cur.accept("TEMPORARY") or cur.accept("TEMP")
         if cur.accept("TABLE"):
-            self.create_table(cur, temporary)
+            self.create_table(cur, temporary, replace=replace)
             return True
         if cur.accept("DATABASE") or cur.accept("SCHEMA"):
             cur.accept("IF", "NOT", "EXISTS")
@@ -285,7 +285,7 @@ class MySqlSqliteReader:
 
     # ------------------------------------------------------------------ CREATE TABLE
 
-    def create_table(self, cur: Cursor, temporary: bool) -> None:
+    def create_table(self, cur: Cursor, temporary: bool, *, replace: bool = False) -> None:
         if_not_exists = cur.accept("IF", "NOT", "EXISTS")
         schema, name = cur.qualified_name()
         if temporary or (self.sqlite and (schema or "").lower() == "temp"):
@@ -295,13 +295,14 @@ class MySqlSqliteReader:
         if self.sqlite and name.lower().startswith("sqlite_"):
             return  # SQLite's own tables (sqlite_sequence, sqlite_stat1) appear in `.schema` dumps
         schema = self.qualify(schema)
-        if (schema, name) in self.tables or self.find(schema, name) is not None:
+        existing = self.find(schema, name)
+        if existing is not None and replace:  # MariaDB's CREATE OR REPLACE TABLE
+            self.tables.pop((existing.table.schema_name, existing.table.name), None)
+        elif existing is not None:
             if if_not_exists:
                 return
             raise _Skip(f"table {name} is created twice; the second definition is ignored")
-        table = Table(
-            schema_name=schema, name=name, persistence="temporary" if temporary else "permanent"
-        )
+        table = Table(schema_name=schema, name=name)
         tbl = _Tbl(table)
         token = cur.peek()
         after = cur.peek(1)

@@ -1788,6 +1788,62 @@ class PostgresDdlReader:
             if sequence.owned_by and sequence.owned_by.startswith(f"{key[0]}.{key[1]}."):
                 self.sequences.pop(seq_key)
 
+    def on_AlterObjectSchemaStmt(self, node: ast.AlterObjectSchemaStmt) -> None:
+        """ALTER TABLE/VIEW/SEQUENCE ... SET SCHEMA: the relation moves, its indexes with it."""
+        rv = node.relation
+        new_schema = node.newschema or DEFAULT_SCHEMA
+        if rv is None:
+            self.notes.ignore("ALTER SET SCHEMA")
+            return
+        rel = self.find_rel(rv.schemaname, rv.relname)
+        if rel is not None:
+            old_key = rel.key
+            for index in rel.table.indexes:
+                self.relnames.get(old_key[0], set()).discard(index.name)
+                self.index_owner.pop((old_key[0], index.name), None)
+                self.index_owner[(new_schema, index.name)] = (new_schema, old_key[1])
+                self.add_relname(new_schema, index.name)
+            self.rels.pop(old_key)
+            self.relnames.get(old_key[0], set()).discard(old_key[1])
+            rel.table.schema_name = new_schema
+            self.rels[rel.key] = rel
+            self.add_relname(new_schema, rel.table.name)
+            self.remember_schema(new_schema)
+            for other in self.rels.values():
+                other.children = [rel.key if k == old_key else k for k in other.children]
+                for fk in other.table.foreign_keys:
+                    if (fk.ref_schema, fk.ref_table) == old_key:
+                        fk.ref_schema = new_schema
+            self.move_owned_sequences(old_key, rel)
+            return
+        found = self.find_view_or_sequence(rv)
+        if isinstance(found, View):
+            self.views.pop((found.schema_name, found.name))
+            found.schema_name = new_schema
+            self.views[(new_schema, found.name)] = found
+        elif isinstance(found, CatalogSequence):
+            self.sequences.pop((found.schema_name, found.name))
+            found.schema_name = new_schema
+            self.sequences[(new_schema, found.name)] = found
+
+    def move_owned_sequences(self, old_key: tuple[str, str], rel: _Rel) -> None:
+        """Sequences a table owns (serial, identity) follow it to its new schema."""
+        old_prefix = f"{old_key[0]}.{old_key[1]}."
+        for key, sequence in list(self.sequences.items()):
+            if not (sequence.owned_by or "").startswith(old_prefix):
+                continue
+            column_name = (sequence.owned_by or "")[len(old_prefix) :]
+            old_text = f"nextval('{_regclass_text(sequence)}'::regclass)"
+            self.sequences.pop(key)
+            self.relnames.get(sequence.schema_name, set()).discard(sequence.name)
+            sequence.schema_name = rel.table.schema_name
+            sequence.owned_by = f"{rel.table.qualified_name}.{column_name}"
+            self.sequences[(sequence.schema_name, sequence.name)] = sequence
+            self.add_relname(sequence.schema_name, sequence.name)
+            column = rel.table.column(column_name)
+            if column is not None and column.default == old_text:
+                column.default = f"nextval('{_regclass_text(sequence)}'::regclass)"
+
     def on_DoStmt(self, node: ast.DoStmt) -> None:
         self.notes.remark("DO blocks are not run offline; objects they would create are missing")
 
