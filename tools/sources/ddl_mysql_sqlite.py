@@ -7,8 +7,8 @@ MySQL/MariaDB (InnoDB): the primary key index is named PRIMARY; an unnamed index
 column's name (`_2`, `_3` on repeats); a foreign key without a usable index gets one (named after
 the constraint, else the FOREIGN KEY index name, else the first column), which a later index on the
 same leading columns replaces; unnamed foreign keys are `<table>_ibfk_<n>`; unnamed checks are
-named after their column (MariaDB) or CONSTRAINT_<n> / `<table>_chk_<n>`; MariaDB stores JSON as
-longtext with a json_valid check.
+named after their column (MariaDB) or CONSTRAINT_<n> / `<table>_chk_<n>`; MariaDB's JSON is a
+longtext column (the json_valid check that comes with it is read as the json family, as live).
 
 SQLite: an `INTEGER PRIMARY KEY` is the rowid (no index); other primary keys and UNIQUE constraints
 get `sqlite_autoindex_<table>_<n>` indexes numbered in the order they are written.
@@ -170,7 +170,7 @@ class MySqlSqliteReader:
     def apply(self, statement: Statement) -> bool:
         """Apply one statement; False when it is not DDL this reader knows (then it is listed as unparsed)."""
         text = statement.text
-        tokens = tokenize(text, self.dialect)
+        tokens = tokenize(text)
         cur = Cursor(tokens, text)
         if cur.accept("USE"):
             self.use(cur.name())
@@ -874,7 +874,7 @@ class MySqlSqliteReader:
         head = _VIEW_HEAD.match(text)
         assert head is not None
         rest = text[head.end() :]
-        tokens = tokenize(rest, self.dialect)
+        tokens = tokenize(rest)
         cur = Cursor(tokens, rest)
         schema, name = cur.qualified_name()
         columns: list[str] = []
@@ -965,7 +965,7 @@ class MySqlSqliteReader:
         text = statement.text
         schema, name = _split_qualified(match.group("name"))
         tail = text[match.end() - 1 :]
-        cur = Cursor(tokenize(tail, self.dialect), tail)
+        cur = Cursor(tokenize(tail), tail)
         arguments: list[str] = []
         for part in cur.group().split_commas():
             mode = "IN"

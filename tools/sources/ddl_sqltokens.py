@@ -55,7 +55,7 @@ _TOKEN = re.compile(
 )
 
 
-def tokenize(text: str, dialect: Dialect) -> list[Token]:
+def tokenize(text: str) -> list[Token]:
     """Tokens of `text`, comments and spaces dropped; quoted identifiers unquoted in `value`."""
     tokens: list[Token] = []
     for m in _TOKEN.finditer(text):
@@ -75,7 +75,6 @@ def tokenize(text: str, dialect: Dialect) -> list[Token]:
             tokens.append(Token("string", raw, body.replace("''", "'"), m.start(), m.end()))
         else:
             tokens.append(Token(kind, raw, raw, m.start(), m.end()))
-    _ = dialect
     return tokens
 
 

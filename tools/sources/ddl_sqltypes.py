@@ -100,11 +100,12 @@ def mysql_type(type_text: str, dialect: Dialect) -> EngineType:
     shown = _mysql_column_type(type_text, dialect)
     data_type = re.split(r"[\s(]", shown.data_type, maxsplit=1)[0]
     family = "json" if shown.base_type == "json" else mysql_family(data_type, shown.data_type)
-    return EngineType(shown.data_type, family, shown.length if family in ("varchar", "char") else None,
-                      shown.unsigned, shown.serial)
+    length = shown.length if family in ("varchar", "char") else None
+    return EngineType(shown.data_type, family, length, shown.unsigned, shown.serial)
 
 
 def _mysql_column_type(type_text: str, dialect: Dialect) -> EngineType:
+    """COLUMN_TYPE of a declared type; the family set here is provisional (mysql_type decides it)."""
     mariadb = dialect is Dialect.MARIADB
     head, params, tail = _split_type(type_text)
     tail_words = set(_WORDS.findall(tail)) | {w for w in head[1:] if w in ("unsigned", "zerofill", "signed")}
@@ -141,7 +142,7 @@ def _mysql_column_type(type_text: str, dialect: Dialect) -> EngineType:
         shown = "bigint(20) unsigned" if mariadb else "bigint unsigned"
         return EngineType(shown, "bigint", None, True, True)
     if name == "boolean":
-        return EngineType("tinyint(1)", _INTEGER_FAMILY["tinyint"])
+        return EngineType("tinyint(1)", "boolean")
     if name in _INTEGER_WIDTHS:
         width = params[0] if params else None
         if mariadb or zerofill:
@@ -160,7 +161,7 @@ def _mysql_column_type(type_text: str, dialect: Dialect) -> EngineType:
         shown = _with_sign(f"decimal({precision},{scale})", unsigned, zerofill)
         return EngineType(shown, "numeric", None, unsigned)
     if name == "float":
-        if len(params) == 1 and int(params[0]) > 24:
+        if len(params) == 1 and params[0].isdigit() and int(params[0]) > 24:
             return EngineType(_with_sign("double", unsigned, zerofill), "double", None, unsigned)
         shown = f"float({params[0]},{params[1]})" if len(params) == 2 else "float"
         return EngineType(_with_sign(shown, unsigned, zerofill), "real", None, unsigned)
