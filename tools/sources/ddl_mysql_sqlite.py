@@ -348,7 +348,6 @@ class MySqlSqliteReader:
             table.engine = "InnoDB"
 
     def apply_body(self, tbl: _Tbl, body: TableBody) -> None:
-        table = tbl.table
         for spec in body.columns:
             self.add_column(tbl, spec)
         if self.sqlite:
@@ -362,7 +361,6 @@ class MySqlSqliteReader:
             self.add_check(tbl, check.name, check.expression, check.column)
         for fk in [*[c.references for c in body.columns if c.references is not None], *body.foreign_keys]:
             self.add_foreign_key(tbl, fk)
-        _ = table
 
     @staticmethod
     def is_json_check(tbl: _Tbl, expression: str, column_name: str | None) -> bool:

@@ -101,6 +101,12 @@ _HARMLESS = (
 )
 
 TableKind = Literal["table", "partitioned_table", "foreign_table"]
+TypeKind = Literal["enum", "domain", "composite", "range"]
+_VOLATILITIES: dict[str, Literal["immutable", "stable", "volatile"]] = {
+    "immutable": "immutable",
+    "stable": "stable",
+    "volatile": "volatile",
+}
 _PERSISTENCE: dict[str, Literal["permanent", "unlogged", "temporary"]] = {
     "p": "permanent",
     "u": "unlogged",
@@ -615,12 +621,11 @@ class PostgresDdlReader:
     def add_index_constraint(
         self, rel: _Rel, c: ast.Constraint, column: str | None, *, recurse: bool
     ) -> None:
-        ctype = c.contype
         kind = {
             ConstrType.CONSTR_PRIMARY: "primary",
             ConstrType.CONSTR_UNIQUE: "unique",
             ConstrType.CONSTR_EXCLUSION: "exclusion",
-        }[ctype]  # type: ignore[index]
+        }.get(c.contype or ConstrType.CONSTR_NULL, "unique")
         if c.indexname:
             self.adopt_index(rel, c, kind)
             return
@@ -713,7 +718,6 @@ class PostgresDdlReader:
         *,
         constraint_kind: str,
         recurse: bool,
-        deferrable: bool = False,
         definition: str | None = None,
     ) -> Index:
         table = rel.table
@@ -755,7 +759,6 @@ class PostgresDdlReader:
         if recurse:
             for child in self.children_of(rel):
                 self.clone_index(child, spec, constraint_kind)
-        _ = deferrable
         return index
 
     def clone_index(self, child: _Rel, spec: _IndexSpec, kind: str) -> None:
@@ -1216,12 +1219,14 @@ class PostgresDdlReader:
     def on_CreateRangeStmt(self, node: ast.CreateRangeStmt) -> None:
         self.add_type(_strings(node.typeName), "range", None)
 
-    def add_type(self, parts: list[str], kind: str, family: str | None, length: int | None = None) -> None:
+    def add_type(
+        self, parts: list[str], kind: TypeKind, family: str | None, length: int | None = None
+    ) -> None:
         if not parts:
             return
         schema = self.creation_schema(parts[-2] if len(parts) >= 2 else None)
         name = parts[-1]
-        self.types[(schema, name)] = UserType(schema, name, kind, family or name, length)  # type: ignore[arg-type]
+        self.types[(schema, name)] = UserType(schema, name, kind, family or name, length)
         self.remember_schema(schema)
 
     # ------------------------------------------------------------------ functions
@@ -1246,7 +1251,7 @@ class PostgresDdlReader:
             if option.defname == "language" and isinstance(arg, ast.String):
                 function.language = (arg.sval or "").lower()
             elif option.defname == "volatility" and isinstance(arg, ast.String):
-                function.volatility = (arg.sval or "volatile").lower()  # type: ignore[assignment]
+                function.volatility = _VOLATILITIES.get((arg.sval or "").lower(), "volatile")
             elif option.defname == "security":
                 function.security_definer = _bool_option(arg)
             elif option.defname == "leakproof":

@@ -416,15 +416,15 @@ def parse_key_parts(cur: Cursor) -> list[KeyPart]:
 
 
 def _is_call(cur: Cursor) -> bool:
-    nxt = cur.peek(1)
-    first = cur.peek()
+    """`name(` starts a function call, except MySQL's prefix key `name(10)`."""
+    first, nxt, after = cur.peek(), cur.peek(1), cur.peek(2)
     return (
         first is not None
         and first.kind == "word"
         and nxt is not None
         and nxt.kind == "punct"
         and nxt.value == "("
-        and (cur.peek(2) is None or cur.peek(2).kind != "number")  # type: ignore[union-attr]
+        and (after is None or after.kind != "number")
     )
 
 
