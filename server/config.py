@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from dbsage.knowledge.rulebook import load_rules
 from dbsage.tools.errors import ConfigError, InputError
 from dbsage.tools.rules.registry import RuleOptions
 from dbsage.tools.sources.guard import Limits
 from dbsage.tools.sources.urls import parse_url, redact
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONFIG_FILE_NAME = "dbsage.toml"
 CONFIG_ENV = "DBSAGE_CONFIG"

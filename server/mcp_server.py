@@ -21,15 +21,6 @@ from collections import Counter
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-from dbsage.knowledge.rulebook import load_rules
-from dbsage.server.calls import Source
-from dbsage.server.calls import inspect_schema as run_inspect_schema
-from dbsage.server.config import DbsageConfig, is_loopback
-from dbsage.server.render import rules_catalog
-from dbsage.tools import __version__
-from dbsage.tools.errors import ConfigError, DbsageError, InputError
-from dbsage.tools.findings import Severity
-from dbsage.tools.schema import SchemaReport
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
@@ -39,6 +30,16 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
+
+from dbsage.knowledge.rulebook import load_rules
+from dbsage.server.calls import Source
+from dbsage.server.calls import inspect_schema as run_inspect_schema
+from dbsage.server.config import DbsageConfig, is_loopback
+from dbsage.server.render import rules_catalog
+from dbsage.tools import __version__
+from dbsage.tools.errors import ConfigError, DbsageError, InputError
+from dbsage.tools.findings import Severity
+from dbsage.tools.schema import SchemaReport
 
 log = logging.getLogger("dbsage.server")
 

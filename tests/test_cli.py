@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from dbsage.server import cli
 from dbsage.server.cli import main
 from dbsage.tools.schema import SchemaReport
-
 from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory
 from tests.dbutil import admin_mysql
 

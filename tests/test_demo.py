@@ -20,8 +20,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from dbsage.server import demo
 
+from dbsage.server import demo
 from tests.conftest import need
 
 pytestmark = pytest.mark.slow

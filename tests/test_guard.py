@@ -22,13 +22,13 @@ from typing import Any
 import pglast
 import pytest
 import sqlglot
+from pglast.stream import RawStream
+from sqlglot import exp
+
 from dbsage.tools.catalog import Dialect
 from dbsage.tools.errors import ConnectionFailed, GuardRefused, InputError, QueryFailed
 from dbsage.tools.sources import allowlist
 from dbsage.tools.sources.guard import Limits, LiveDatabase, Mode
-from pglast.stream import RawStream
-from sqlglot import exp
-
 from tests.dbutil import (
     admin_mysql,
     admin_postgres,

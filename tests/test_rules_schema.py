@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pglast
 import pytest
 import sqlglot
+
 from dbsage.knowledge.rulebook import load_rules
 from dbsage.tools.catalog import (
     Catalog,
@@ -36,7 +37,6 @@ from dbsage.tools.rules.registry import RuleOptions, rules_for
 from dbsage.tools.rules.schema_design import fk_covering_index, not_checked_offline, redundant_indexes
 from dbsage.tools.rules.schema_naming import looks_plural
 from dbsage.tools.schema import SchemaReport, analyze_catalog, inspect_schema
-
 from tests.conftest import FIXTURES, REPO
 from tests.dbutil import admin_postgres, postgres_url_for, run_mysql_script, run_postgres_script
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.sources.mysql import (
     _Server,
@@ -22,7 +23,6 @@ from dbsage.tools.sources.mysql import (
     password_kind,
 )
 from dbsage.tools.sources.resolve import catalog_from_url
-
 from tests.conftest import MysqlFactory
 from tests.dbutil import admin_mysql, split_mysql_script
 

@@ -7,10 +7,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.sources.resolve import catalog_from_url
 from dbsage.tools.sources.sqlite import base_type, parse_version_num
-
 from tests.conftest import SqliteFactory, need
 
 

@@ -43,7 +43,7 @@ class Column(_Model):
     nullable: bool = True
     default: str | None = None
     identity: Literal["always", "by_default"] | None = None
-    serial: bool = Field(default=False, description="PostgreSQL serial/bigserial (default nextval of an owned sequence)")
+    serial: bool = Field(default=False, description="PostgreSQL serial (default nextval of an owned sequence)")
     auto_increment: bool = Field(default=False, description="MySQL AUTO_INCREMENT or SQLite rowid alias/AUTOINCREMENT")
     unsigned: bool = Field(default=False, description="MySQL UNSIGNED integer")
     generated: str | None = Field(default=None, description="Generation expression of a generated column")
@@ -250,7 +250,9 @@ class Catalog(_Model):
     dialect: Dialect
     source: Literal["live", "ddl"]
     server_version: str | None = None
-    server_version_num: int | None = Field(default=None, description="e.g. 150004 for PostgreSQL 15.4, 101106 for MariaDB 10.11.6")
+    server_version_num: int | None = Field(
+        default=None, description="e.g. 150004 for PostgreSQL 15.4, 101106 for MariaDB 10.11.6"
+    )
     database: str | None = None
     schemas: list[str] = Field(default_factory=list)
     tables: list[Table] = Field(default_factory=list)

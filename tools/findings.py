@@ -111,7 +111,7 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
 def evidence_value(value: Any) -> JsonScalar | list[JsonScalar]:
     """Coerce a value to something an Evidence object may hold."""
     if value is None or isinstance(value, str | int | float | bool):
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, list | tuple):
         return [evidence_value(v) if not isinstance(v, list | tuple) else str(v) for v in value]  # type: ignore[misc]
     return str(value)

@@ -21,7 +21,7 @@ from dbsage.tools.report import Report
 from dbsage.tools.rules.registry import RuleContext, RuleOptions, run_rules
 from dbsage.tools.rules.schema_design import not_checked_offline  # importing it registers the rules
 
-TOOL = "inspect_schema"
+TOOL: Literal["inspect_schema"] = "inspect_schema"
 Detail = Literal["concise", "full"]
 DEFAULT_LIMIT: dict[str, int] = {"concise": 25, "full": 10}
 # Claude Code shows a tool result inline only under 50,000 characters; stay well below.

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from dbsage.tools.catalog import Dialect, Table
 from pglast import keywords as pg_keywords
 from sqlglot import exp
+
+from dbsage.tools.catalog import Dialect, Table
 
 # Longest identifier each engine keeps (PostgreSQL truncates silently, MySQL refuses); SQLite has none.
 MAX_IDENTIFIER_BYTES: dict[Dialect, int | None] = {

@@ -31,15 +31,16 @@ from typing import Any, NoReturn
 
 import pglast
 import sqlglot
-from dbsage.tools.catalog import Dialect
-from dbsage.tools.errors import GuardRefused, InputError
-from dbsage.tools.sources.guard import Mode
 from pglast import ast as pg
 from pglast import enums as pg_enums
 from pglast.stream import RawStream
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 from sqlglot.errors import ErrorLevel
+
+from dbsage.tools.catalog import Dialect
+from dbsage.tools.errors import GuardRefused, InputError
+from dbsage.tools.sources.guard import Mode
 
 # -- limits -----------------------------------------------------------------------------------------
 

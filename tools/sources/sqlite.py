@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from sqlglot.dialects.dialect import Dialect as SqlglotDialect
+from sqlglot.errors import SqlglotError
+from sqlglot.tokenizer_core import Token, TokenType
+
 from dbsage.tools.catalog import (
     Catalog,
     CheckConstraint,
@@ -34,9 +38,6 @@ from dbsage.tools.catalog import (
 )
 from dbsage.tools.errors import QueryFailed
 from dbsage.tools.sources.guard import GuardedSession
-from sqlglot.dialects.dialect import Dialect as SqlglotDialect
-from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token, TokenType
 
 SCHEMA = "main"
 Row = dict[str, Any]
