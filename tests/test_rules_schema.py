@@ -780,3 +780,16 @@ def test_rules_scale_to_a_two_thousand_table_catalog() -> None:
     elapsed = time.monotonic() - started
     assert len(findings) >= 2000 * 5
     assert elapsed < 20, f"{elapsed:.1f}s: some rule is no longer linear in the number of tables"
+
+
+def test_fk_type_mismatch_widens_the_key_instead_of_narrowing_the_reference() -> None:
+    ddl = (
+        "CREATE TABLE orders (id integer PRIMARY KEY);"
+        "CREATE TABLE invoices (id bigint PRIMARY KEY, order_id bigint REFERENCES orders);"
+    )
+    (finding,) = [
+        f for f in inspect_schema(ddl=ddl, dialect="postgres").findings if f.rule_id == "schema.fk_type_mismatch"
+    ]
+    assert finding.object == "public.invoices.order_id"
+    assert finding.fix is None
+    assert "Widen public.orders.id" in finding.message

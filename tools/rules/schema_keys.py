@@ -153,6 +153,14 @@ def _mismatch(child: Column, parent: Column, dialect: Dialect) -> Severity | Non
     return None
 
 
+def _wider_integer(child: Column, parent: Column, dialect: Dialect) -> bool:
+    """True when the referencing column's integer type holds more than the referenced key's."""
+    child_int, parent_int = _integer_family(child, dialect), _integer_family(parent, dialect)
+    if child_int is None or parent_int is None:
+        return False
+    return _SIGNED_MAX[child_int] > _SIGNED_MAX[parent_int]
+
+
 def _pg_type_for_alter(parent: Column) -> str:
     word = parent.data_type.strip().lower()
     return {"serial": "integer", "bigserial": "bigint", "smallserial": "smallint"}.get(word, parent.data_type)
@@ -175,21 +183,25 @@ def fk_type_mismatch(ctx: RuleContext) -> Iterator[Finding]:
                 severity = _mismatch(child, parent, catalog.dialect)
                 if severity is None:
                     continue
+                parent_obj = column_object(parent_table, parent.name)
+                message = (
+                    f"{column_object(table, child.name)} is {child.data_type} but references "
+                    f"{parent_obj}, which is {parent.data_type}."
+                )
                 fix = None
-                if catalog.dialect is Dialect.POSTGRES:
+                if _wider_integer(child, parent, catalog.dialect):
+                    # Narrowing the referencing column would only hide that the key itself is too small.
+                    message += f" Widen {parent_obj} (and every key that references it) instead of narrowing this one."
+                elif catalog.dialect is Dialect.POSTGRES:
                     fix = (
                         f"ALTER TABLE {table_ref(table, catalog.dialect)} ALTER COLUMN "
                         f"{quote(child.name, catalog.dialect)} TYPE {_pg_type_for_alter(parent)};"
                     )
-                parent_obj = column_object(parent_table, parent.name)
                 yield make_finding(
                     "schema.fk_type_mismatch",
                     object_type=ObjectType.COLUMN,
                     obj=column_object(table, child.name),
-                    message=(
-                        f"{column_object(table, child.name)} is {child.data_type} but references "
-                        f"{parent_obj}, which is {parent.data_type}."
-                    ),
+                    message=message,
                     evidence={
                         "constraint": fk.name,
                         "column_type": child.data_type,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
@@ -173,8 +174,15 @@ WHERE n.nspname = ANY(%(schemas)s)
                   WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
 """
 
-# serial: a nextval() default whose sequence is owned (pg_depend 'a') by this very column.
+# serial: a nextval() default whose sequence is owned (pg_depend 'a') by this very column. The
+# owned sequences are found in one pass over pg_depend; only their columns check the default.
 _COLUMNS_SQL = """
+WITH owned AS (
+    SELECT od.refobjid AS relid, od.refobjsubid AS attnum, od.objid AS seqid
+    FROM pg_depend od
+    WHERE od.classid = 'pg_class'::regclass AND od.refclassid = 'pg_class'::regclass
+      AND od.deptype = 'a' AND od.refobjid = ANY(%(relids)s::oid[])
+)
 SELECT a.attrelid AS relid, a.attnum AS position, a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS data_type,
        a.atttypid AS type_oid, a.atttypmod AS typmod,
@@ -185,17 +193,14 @@ SELECT a.attrelid AS relid, a.attnum AS position, a.attname AS name,
        CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname::text END
          AS collation,
        ds.description AS comment,
-       (ad.oid IS NOT NULL AND EXISTS (
-          SELECT 1
-          FROM pg_depend dd
-          JOIN pg_depend od ON od.classid = 'pg_class'::regclass AND od.objid = dd.refobjid
+       (ad.oid IS NOT NULL AND o.seqid IS NOT NULL AND EXISTS (
+          SELECT 1 FROM pg_depend dd
           WHERE dd.classid = 'pg_attrdef'::regclass AND dd.objid = ad.oid
-            AND dd.refclassid = 'pg_class'::regclass
-            AND od.refclassid = 'pg_class'::regclass AND od.deptype = 'a'
-            AND od.refobjid = a.attrelid AND od.refobjsubid = a.attnum)) AS serial
+            AND dd.refclassid = 'pg_class'::regclass AND dd.refobjid = o.seqid)) AS serial
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+LEFT JOIN owned o ON o.relid = a.attrelid AND o.attnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_description ds
        ON ds.objoid = a.attrelid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum
@@ -464,53 +469,42 @@ def _load(session: GuardedSession, schemas: list[str] | None) -> Catalog:
     view_ids = [int(r["oid"]) for r in view_rows]
     sequence_ids = [int(r["oid"]) for r in sequence_rows]
 
-    domains = {int(r["oid"]): r for r in session.catalog(_DOMAINS_SQL)}
-    columns = _group(reader.deparsing(_COLUMNS_SQL, {"relids": table_ids + view_ids}))
-    constraints = _group(reader.deparsing(_CONSTRAINTS_SQL, {"relids": table_ids}))
-    indexes = _group(reader.deparsing(_INDEXES_SQL, {"relids": table_ids}))
-    triggers = _group(session.catalog(_TRIGGERS_SQL, {"relids": table_ids}))
-    policies = _group(reader.deparsing(_POLICIES_SQL, {"relids": table_ids}))
-    sequence_facts = {int(r["oid"]): r for r in session.catalog(_SEQUENCES_SQL, {"relids": sequence_ids})}
-    function_rows = session.catalog(_FUNCTIONS_SQL, {"schemas": chosen})
-    role_rows = session.catalog(_ROLES_SQL)
-    grant_rows = session.catalog(
-        _GRANTS_SQL,
-        {
-            "relids": table_ids + view_ids + sequence_ids,
-            "schemas": chosen,
-            "procids": [int(r["oid"]) for r in function_rows],
-        },
-    )
-    extension_rows = session.catalog(_EXTENSIONS_SQL)
-    settings = _settings(session.catalog(_SETTINGS_SQL, {"names": list(SETTINGS)}), unknown)
-
-    # Lock- and privilege-dependent facts last, each protected by a savepoint.
-    sizes = reader.sizes(table_ids)
-    positions = reader.sequence_positions(sequence_ids)
-    password_kinds = reader.password_kinds()
-    reader.report_locked(relations, indexes)
-
-    tables: list[Table] = []
-    for row in table_rows:
-        oid = int(row["oid"])
-        column_rows = columns.get(oid, [])
-        names = {int(c["position"]): str(c["name"]) for c in column_rows}
-        index_rows = indexes.get(oid, [])
-        parts = [oid] + [int(i["index_oid"]) for i in index_rows]
-        total_bytes = None  # also when a part was left unread (locked): unknown, not too small
-        if sizes is not None and all(p in sizes for p in parts):
-            total_bytes = sum(sizes[p] for p in parts)
-        tables.append(
-            _table(
-                row,
-                columns=[_column(c, domains) for c in column_rows],
-                constraints=[_named_columns(c, names) for c in constraints.get(oid, [])],
-                indexes=[_index(i, names, sizes) for i in index_rows],
-                triggers=[_trigger(t) for t in triggers.get(oid, [])],
-                policies=[_policy(p) for p in policies.get(oid, [])],
-                total_bytes=total_bytes,
-            )
+    # Building the table models is the biggest share of Python work; a worker thread does it
+    # while this one waits on the server for the remaining queries (waiting releases the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbsage-catalog") as worker:
+        domains = {int(r["oid"]): r for r in session.catalog(_DOMAINS_SQL)}
+        columns = _group(reader.deparsing(_COLUMNS_SQL, {"relids": table_ids + view_ids}))
+        built_columns = worker.submit(_build_columns, table_rows, columns, domains)
+        constraints = _group(reader.deparsing(_CONSTRAINTS_SQL, {"relids": table_ids}))
+        indexes = _group(reader.deparsing(_INDEXES_SQL, {"relids": table_ids}))
+        triggers = _group(session.catalog(_TRIGGERS_SQL, {"relids": table_ids}))
+        policies = _group(reader.deparsing(_POLICIES_SQL, {"relids": table_ids}))
+        built_tables = worker.submit(
+            _build_tables, table_rows, columns, built_columns, constraints, indexes, triggers, policies
         )
+        sequence_facts = {int(r["oid"]): r for r in session.catalog(_SEQUENCES_SQL, {"relids": sequence_ids})}
+        function_rows = session.catalog(_FUNCTIONS_SQL, {"schemas": chosen})
+        role_rows = session.catalog(_ROLES_SQL)
+        grant_rows = session.catalog(
+            _GRANTS_SQL,
+            {
+                "relids": table_ids + view_ids + sequence_ids,
+                "schemas": chosen,
+                "procids": [int(r["oid"]) for r in function_rows],
+            },
+        )
+        extension_rows = session.catalog(_EXTENSIONS_SQL)
+        settings = _settings(session.catalog(_SETTINGS_SQL, {"names": list(SETTINGS)}), unknown)
+
+        # Lock- and privilege-dependent facts last, each protected by a savepoint.
+        sizes = reader.sizes(table_ids)
+        positions = reader.sequence_positions(sequence_ids)
+        password_kinds = reader.password_kinds()
+        reader.report_locked(relations, indexes)
+        tables = built_tables.result()
+
+    if sizes is not None:
+        _apply_sizes(tables, table_rows, indexes, sizes)
     views = [_view(row, columns.get(int(row["oid"]), [])) for row in view_rows]
     sequences = [
         _sequence(row, sequence_facts.get(int(row["oid"])), positions) for row in sequence_rows
@@ -556,6 +550,58 @@ def _load(session: GuardedSession, schemas: list[str] | None) -> Catalog:
     )
 
 
+def _build_columns(
+    table_rows: list[Row], columns: dict[int, list[Row]], domains: dict[int, Row]
+) -> dict[int, list[Column]]:
+    return {
+        oid: [_column(c, domains) for c in columns.get(oid, [])]
+        for oid in (int(r["oid"]) for r in table_rows)
+    }
+
+
+def _build_tables(
+    table_rows: list[Row],
+    columns: dict[int, list[Row]],
+    built_columns: Future[dict[int, list[Column]]],
+    constraints: dict[int, list[Row]],
+    indexes: dict[int, list[Row]],
+    triggers: dict[int, list[Row]],
+    policies: dict[int, list[Row]],
+) -> list[Table]:
+    """Tables in `table_rows` order, sizes not yet filled in."""
+    models = built_columns.result()
+    tables: list[Table] = []
+    for row in table_rows:
+        oid = int(row["oid"])
+        names = {int(c["position"]): str(c["name"]) for c in columns.get(oid, [])}
+        tables.append(
+            _table(
+                row,
+                columns=models[oid],
+                constraints=[_named_columns(c, names) for c in constraints.get(oid, [])],
+                indexes=[_index(i, names) for i in indexes.get(oid, [])],
+                triggers=[_trigger(t) for t in triggers.get(oid, [])],
+                policies=[_policy(p) for p in policies.get(oid, [])],
+            )
+        )
+    return tables
+
+
+def _apply_sizes(
+    tables: list[Table], table_rows: list[Row], indexes: dict[int, list[Row]], sizes: dict[int, int]
+) -> None:
+    """Fill in index sizes and table totals (heap, TOAST and every index)."""
+    for table, row in zip(tables, table_rows, strict=True):
+        oid = int(row["oid"])
+        index_oids = {str(i["name"]): int(i["index_oid"]) for i in indexes.get(oid, [])}
+        for index in table.indexes:
+            index.size_bytes = sizes.get(index_oids[index.name])
+        parts = [oid, *index_oids.values()]
+        # A part left unread (locked) leaves the total unknown rather than too small.
+        if all(p in sizes for p in parts):
+            table.total_bytes = sum(sizes[p] for p in parts)
+
+
 def _choose_schemas(available: list[str], wanted: list[str] | None) -> list[str]:
     if wanted is None:
         return available
@@ -590,7 +636,6 @@ def _table(
     indexes: list[Index],
     triggers: list[Trigger],
     policies: list[Policy],
-    total_bytes: int | None,
 ) -> Table:
     by_name = sorted(constraints, key=lambda c: str(c["name"]))
     primary = next((c for c in by_name if c["contype"] == "p"), None)
@@ -618,7 +663,6 @@ def _table(
         indexes=sorted(indexes, key=lambda i: i.name),
         triggers=sorted(triggers, key=lambda t: t.name),
         row_estimate=_row_estimate(row["reltuples"]),
-        total_bytes=total_bytes,
         comment=_opt_str(row["comment"]),
         owner=_opt_str(row["owner"]),
         partition_of=_opt_str(row["partition_of"]),
@@ -699,7 +743,7 @@ def _named_columns(row: Row, names: dict[int, str]) -> Row:
     return {**row, "columns": [names.get(int(n), f"#{n}") for n in row["attnums"] or []]}
 
 
-def _index(row: Row, names: dict[int, str], sizes: dict[int, int] | None) -> Index:
+def _index(row: Row, names: dict[int, str]) -> Index:
     key_count = int(row["key_count"])
     attnums: list[int] = [int(n) for n in row["attnums"]]
     texts: list[str] = [str(t) for t in row["key_texts"] or []]
@@ -723,7 +767,6 @@ def _index(row: Row, names: dict[int, str], sizes: dict[int, int] | None) -> Ind
         valid=bool(row["is_valid"]),
         constraint=_opt_str(row["constraint_name"]),
         definition=_opt_str(row["definition"]),
-        size_bytes=sizes.get(int(row["index_oid"])) if sizes is not None else None,
         scans=int(row["scans"]) if row["scans"] is not None else None,
     )
 
