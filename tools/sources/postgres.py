@@ -180,6 +180,7 @@ _COLUMNS_SQL = """
 WITH owned AS (
     SELECT od.refobjid AS relid, od.refobjsubid AS attnum, od.objid AS seqid
     FROM pg_depend od
+    JOIN pg_class sc ON sc.oid = od.objid AND sc.relkind = 'S'
     WHERE od.classid = 'pg_class'::regclass AND od.refclassid = 'pg_class'::regclass
       AND od.deptype = 'a' AND od.refobjid = ANY(%(relids)s::oid[])
 )
