@@ -15,7 +15,7 @@ from dbsage.tools.findings import Finding, Severity
 from dbsage.tools.schema import (
     Detail,
     SchemaReport,
-    analyze_catalog,
+    analyze_scoped,
     build_report,
     filter_catalog,
     load_source_catalog,
@@ -93,7 +93,5 @@ def all_findings(
     min_severity: Severity | None = None,
 ) -> list[Finding]:
     """Every finding of the filtered set, not one page's: what CI gates and SARIF files need."""
-    findings = analyze_catalog(filter_catalog(catalog, schema=schema, table=table), config.rules.options())
-    if min_severity is not None:
-        findings = [f for f in findings if f.severity.at_least(min_severity)]
-    return findings
+    scoped = filter_catalog(catalog, schema=schema, table=table)
+    return analyze_scoped(scoped, min_severity=min_severity, options=config.rules.options())

@@ -67,6 +67,16 @@ def analyze_catalog(catalog: Catalog, options: RuleOptions | None = None) -> lis
     return sort_findings(run_rules(TOOL, RuleContext(catalog, options or RuleOptions())))
 
 
+def analyze_scoped(
+    scoped: Catalog, *, min_severity: Severity | None = None, options: RuleOptions | None = None
+) -> list[Finding]:
+    """Every finding of an already filtered catalog at or above `min_severity`, most urgent first."""
+    findings = analyze_catalog(scoped, options)
+    if min_severity is None:
+        return findings
+    return [f for f in findings if f.severity.at_least(min_severity)]
+
+
 def filter_catalog(catalog: Catalog, *, schema: str | None = None, table: str | None = None) -> Catalog:
     """The catalog restricted to `schema` and to tables/views matching the glob `table`."""
     if schema is None and table is None:
@@ -169,9 +179,7 @@ def build_report(
     if limit is not None and limit < 1:
         raise InputError("limit must be at least 1.")
     scoped = filter_catalog(catalog, schema=schema, table=table)
-    findings = analyze_catalog(scoped, options)
-    if min_severity is not None:
-        findings = [f for f in findings if f.severity.at_least(min_severity)]
+    findings = analyze_scoped(scoped, min_severity=min_severity, options=options)
     tables = sorted(scoped.tables, key=lambda t: t.qualified_name)
     offset = _parse_cursor(cursor)
     page_size = limit or DEFAULT_LIMIT[detail]
