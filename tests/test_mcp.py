@@ -332,24 +332,43 @@ def test_two_thousand_tables_fit_an_agent_context(big_sqlite: str) -> None:
 # --- real transports ----------------------------------------------------------------------------
 
 
-def test_stdio_end_to_end(sqlite_db: SqliteFactory, tmp_path: Path) -> None:
-    url = sqlite_db(PLANTED_SQLITE)
+def test_stdio_end_to_end(
+    postgres_db: PostgresFactory, mysql_db: MysqlFactory, sqlite_db: SqliteFactory, tmp_path: Path
+) -> None:
+    fixtures = {"pg": "planted_postgres.sql", "maria": "planted_mysql.sql", "lite": "planted_sqlite.sql"}
+    factories = {"pg": postgres_db, "maria": mysql_db, "lite": sqlite_db}
+    urls = {
+        name: factories[name]((FIXTURES / fixture).read_text(encoding="utf-8")) for name, fixture in fixtures.items()
+    }
     config = tmp_path / "dbsage.toml"
-    config.write_text(f'[databases.shop]\nurl = "{url}"\n', encoding="utf-8")
+    config.write_text(
+        "".join(f'[databases.{name}]\nurl = "{url}"\n' for name, url in urls.items()), encoding="utf-8"
+    )
     params = StdioServerParameters(
         command=str(VENV_BIN / "dbsage"), args=["serve", "--config", str(config)], cwd=str(tmp_path)
     )
+    ddl = (FIXTURES / "planted_postgres.sql").read_text(encoding="utf-8")
 
-    async def session() -> tuple[list[str], CallToolResult]:
+    async def session() -> tuple[Any, dict[str, CallToolResult]]:
         async with Client(params) as client:
-            tools = [t.name for t in (await client.list_tools()).tools]
-            return tools, await client.call_tool("inspect_schema", {"database": "shop"})
+            listed = (await client.list_tools()).tools
+            results = {name: await client.call_tool("inspect_schema", {"database": name}) for name in urls}
+            results["ddl"] = await client.call_tool("inspect_schema", {"ddl": ddl, "dialect": "postgres"})
+            return listed, results
 
-    tools, result = anyio.run(session)
-    assert tools == ["inspect_schema"]
-    report = report_of(result)
-    assert report.source == "shop"
-    assert rule_objects(report, NO_PK) == {"main.audit_log"}
+    listed, results = anyio.run(session)
+    assert [t.name for t in listed] == ["inspect_schema"]
+    assert listed[0].output_schema is not None and "findings" in listed[0].output_schema["properties"]
+    fixtures["ddl"] = "planted_postgres.sql"
+    for name, result in results.items():
+        report = report_of(result)
+        promised = planted_rules(fixtures[name])
+        assert promised <= set(report.rule_counts), (name, promised - set(report.rule_counts))
+        assert any(f.rule_id == NO_PK for f in report.findings), name
+    # The risky types and the unindexed foreign key are named on PostgreSQL, live and offline.
+    for name in ("pg", "ddl"):
+        rules = set(report_of(results[name]).rule_counts)
+        assert {FK_NO_INDEX, "schema.money_type", "schema.json_not_jsonb", "index.duplicate_index"} <= rules
 
 
 def _free_port() -> int:
