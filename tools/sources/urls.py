@@ -25,13 +25,20 @@ _SCHEMES: dict[str, Dialect] = {
 _KNOWN_SECRETS: set[str] = set()
 
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
-_KV_PASSWORD = re.compile(r"(?i)\b(?P<key>password|passwd|pwd)(?P<sep>\s*[=:]\s*)(?P<pw>'[^']*'|\"[^\"]*\"|[^\s&;,]+)")
+_KV_PASSWORD = re.compile(
+    r"(?i)\b(?P<key>password|passwd|pwd)(?P<sep>\s*[=:]\s*)(?P<pw>'[^']*'|\"[^\"]*\"|[^\s&;,)\"']+)"
+)
+
+
+# SQL spelling: CREATE ROLE app PASSWORD 'secret', IDENTIFIED BY 'secret'.
+_SQL_PASSWORD = re.compile(r"(?i)\b(?P<key>password|identified\s+by)(?P<sep>\s+)(?P<pw>'(?:[^']|'')*')")
 
 
 def redact(text: str) -> str:
     """`text` with URL passwords, password=... pairs and every registered secret replaced by ***."""
     out = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***@", text)
     out = _KV_PASSWORD.sub(lambda m: f"{m.group('key')}{m.group('sep')}***", out)
+    out = _SQL_PASSWORD.sub(lambda m: f"{m.group('key')}{m.group('sep')}'***'", out)
     for secret in sorted(_KNOWN_SECRETS, key=len, reverse=True):
         out = out.replace(secret, "***")
     return out
