@@ -1,0 +1,226 @@
+"""suggest_indexes against real PostgreSQL (with HypoPG), SQLite and MariaDB, plus column resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from dbsage.tools.catalog import Catalog, Column, Dialect, Index, IndexKey, Table
+from dbsage.tools.errors import InputError
+from dbsage.tools.index_candidates import QueryShape, Skipped, analyse_query, candidates_for, split_statements
+from dbsage.tools.indexes import suggest_indexes
+from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory
+
+PG_SHOP = """
+CREATE EXTENSION IF NOT EXISTS hypopg;
+CREATE TABLE customers (id int PRIMARY KEY, region text NOT NULL, name text);
+CREATE TABLE orders (
+    id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id),
+    status text NOT NULL, created_at date NOT NULL, total numeric(10,2) NOT NULL
+);
+CREATE TABLE order_items (
+    id int PRIMARY KEY, order_id int NOT NULL REFERENCES orders(id),
+    product_id int NOT NULL, quantity int NOT NULL
+);
+INSERT INTO customers SELECT g, 'r' || (g % 20), 'c' || g FROM generate_series(1, 5000) g;
+INSERT INTO orders SELECT g, 1 + g % 5000, (ARRAY['new','paid','shipped','done'])[1 + g % 4],
+    date '2020-01-01' + (g % 1000), g % 500 FROM generate_series(1, 100000) g;
+INSERT INTO order_items SELECT g, 1 + (g * 7) % 100000, g % 3000, 1 + g % 5 FROM generate_series(1, 200000) g;
+CREATE INDEX orders_status ON orders (status);
+CREATE INDEX orders_status_created ON orders (status, created_at);
+ANALYZE;
+"""
+
+PG_WORKLOAD = [
+    "SELECT o.id, sum(i.quantity) FROM orders o JOIN order_items i ON i.order_id = o.id "
+    "WHERE o.id = 4242 GROUP BY o.id",
+    "SELECT count(*) FROM order_items WHERE order_id IN (SELECT id FROM orders WHERE customer_id = 17)",
+    "SELECT product_id, quantity FROM order_items WHERE product_id = 12",
+]
+
+
+def _catalog() -> Catalog:
+    def cols(*names: str) -> list[Column]:
+        return [Column(name=n, position=i, data_type="integer", base_type="integer") for i, n in enumerate(names, 1)]
+
+    return Catalog(
+        dialect=Dialect.POSTGRES,
+        source="ddl",
+        tables=[
+            Table(schema_name="public", name="orders", columns=cols("id", "customer_id", "created_at", "status"),
+                  indexes=[Index(name="orders_pkey", keys=[IndexKey(column="id")], primary=True, unique=True)]),
+            Table(schema_name="public", name="order_items", columns=cols("id", "order_id", "product_id", "qty")),
+        ],
+    )
+
+
+def _shape(sql: str) -> QueryShape:
+    result = analyse_query(1, sql, _catalog())
+    assert isinstance(result, QueryShape), result
+    return result
+
+
+def test_resolution_through_cte_alias_and_join() -> None:
+    shape = _shape(
+        "WITH big AS (SELECT order_id, sum(qty) AS s FROM order_items GROUP BY order_id) "
+        "SELECT o.id FROM orders o JOIN big b ON b.order_id = o.id "
+        "WHERE o.status = 'x' AND created_at > DATE '2020-01-01' ORDER BY created_at"
+    )
+    orders = shape.uses[("public", "orders")]
+    assert orders.equality == ["status"]
+    assert orders.join == ["id"]
+    assert orders.range == ["created_at"]
+    assert orders.order == ["created_at"]
+    assert shape.uses[("public", "order_items")].group == ["order_id"]
+
+
+def test_resolution_of_correlated_subquery_and_derived_table() -> None:
+    shape = _shape(
+        "SELECT * FROM orders WHERE EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = orders.id AND qty > 3)"
+    )
+    items = shape.uses[("public", "order_items")]
+    assert items.join == ["order_id"]  # probed once per outer row
+    assert items.range == ["qty"]
+    derived = _shape("SELECT x.c FROM (SELECT customer_id AS c FROM orders WHERE status = 'a') AS x")
+    assert derived.uses[("public", "orders")].equality == ["status"]
+
+
+def test_candidates_put_equality_before_range_and_skip_existing() -> None:
+    shape = _shape("SELECT * FROM orders WHERE status = 'a' AND created_at > DATE '2021-01-01'")
+    cands = {c.columns for c in candidates_for([shape], _catalog(), max_width=2, covering=False)}
+    assert ("status", "created_at") in cands
+    assert ("created_at", "status") not in cands
+    pk = _shape("SELECT * FROM orders WHERE id = 3")
+    assert candidates_for([pk], _catalog(), max_width=2, covering=False) == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("SELEC id FROM orders", "does not parse"),
+        ("CREATE TABLE z (a int)", "CREATE statement"),
+        ("SELECT nope FROM orders", "does not have"),
+        ("SELECT * FROM orders WHERE id = $1", "bind parameters"),
+    ],
+)
+def test_bad_queries_are_skipped_with_a_reason(sql: str, reason: str) -> None:
+    result = analyse_query(1, sql, _catalog())
+    assert isinstance(result, Skipped)
+    assert reason in result.reason
+
+
+def test_split_statements_ignores_semicolons_in_strings_and_comments() -> None:
+    text = "SELECT ';' FROM t; -- a; comment\nSELECT 2 /* ; */;"
+    assert split_statements(text) == ["SELECT ';' FROM t", "SELECT 2"]
+
+
+def test_postgres_hypopg_proposes_the_join_index_and_drops_the_redundant_one(postgres_db: PostgresFactory) -> None:
+    url = postgres_db(PG_SHOP)
+    messages: list[str] = []
+    report = suggest_indexes(dsn=url, queries=PG_WORKLOAD, progress=messages.append)
+    wl = report.workload
+    assert wl.method == "hypopg" and wl.verified
+    assert wl.queries_analyzed == 3
+    assert wl.relative_cost is not None and wl.relative_cost < 0.2
+    assert wl.whatif_calls > 0 and messages
+    leading = {(r.table, r.columns[0]) for r in report.recommendations}
+    assert ("public.order_items", "order_id") in leading
+    join = next(r for r in report.recommendations if r.columns[0] == "order_id")
+    assert join.create_sql.startswith("CREATE INDEX CONCURRENTLY")
+    assert join.size_bytes and join.size_bytes > 0
+    assert join.queries and all(q.cost_after < q.cost_before for q in join.queries)  # type: ignore[operator]
+    dropped = {d.index: d for d in report.drop}
+    assert dropped["public.orders.orders_status"].reason == "prefix_redundant"
+    assert "DROP INDEX CONCURRENTLY" in (dropped["public.orders.orders_status"].drop_sql or "")
+    assert any(f.rule_id == "index.redundant_prefix_index" for f in report.findings)
+    # The session's hypothetical indexes are gone: nothing was created for real either.
+    again = suggest_indexes(dsn=url, queries=PG_WORKLOAD[:1], budget_mb=0.001)
+    assert again.recommendations == []
+
+
+def test_postgres_without_hypopg_is_heuristic_and_says_so(postgres_db: PostgresFactory) -> None:
+    url = postgres_db(PG_SHOP.replace("CREATE EXTENSION IF NOT EXISTS hypopg;", ""))
+    report = suggest_indexes(dsn=url, queries=PG_WORKLOAD)
+    assert report.workload.method == "heuristic" and not report.workload.verified
+    assert any("HypoPG" in c for c in report.could_not_check)
+    assert ("public.order_items", ["order_id"]) in [(r.table, r.columns) for r in report.recommendations]
+    assert all(not r.verified for r in report.recommendations)
+
+
+def test_postgres_bad_workloads(postgres_db: PostgresFactory) -> None:
+    url = postgres_db(PG_SHOP)
+    with pytest.raises(InputError, match="No analysable query"):
+        suggest_indexes(dsn=url, queries=["DROP TABLE orders", "SELEC 1"])
+    with pytest.raises(InputError, match="either"):
+        suggest_indexes(dsn=url)
+    with pytest.raises(InputError, match="max_width"):
+        suggest_indexes(dsn=url, queries=PG_WORKLOAD, max_width=0)
+    report = suggest_indexes(dsn=url, queries=[PG_WORKLOAD[2] + "; DELETE FROM orders; SELECT pg_sleep(1) FROM orders"])
+    reasons = " ".join(s.reason for s in report.workload.queries_skipped)
+    assert report.workload.queries_analyzed == 1
+    assert "DELETE statement" in reasons and "guard" in reasons
+
+
+SQLITE_SHOP = """
+CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, status TEXT NOT NULL);
+CREATE TABLE order_items (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),
+                          product_id INTEGER NOT NULL, quantity INTEGER NOT NULL);
+WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n WHERE g < 20000)
+INSERT INTO orders SELECT g, g % 500, CASE g % 3 WHEN 0 THEN 'new' ELSE 'done' END FROM n;
+WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n WHERE g < 40000)
+INSERT INTO order_items SELECT g, 1 + (g * 7) % 20000, g % 300, 1 + g % 5 FROM n;
+CREATE INDEX orders_customer ON orders (customer_id);
+CREATE INDEX orders_customer_again ON orders (customer_id);
+"""
+
+
+def test_sqlite_whatif_on_an_in_memory_copy(sqlite_db: SqliteFactory) -> None:
+    url = sqlite_db(SQLITE_SHOP)
+    report = suggest_indexes(
+        dsn=url,
+        queries=[
+            "SELECT o.id, i.quantity FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.customer_id = 9"
+        ],
+    )
+    wl = report.workload
+    assert wl.method == "scratch_copy" and wl.verified and wl.cost_unit == "plan_shape"
+    assert wl.relative_cost is not None and wl.relative_cost < 0.1
+    assert [r.columns[0] for r in report.recommendations] == ["order_id"]
+    assert report.recommendations[0].create_sql.startswith("CREATE INDEX IF NOT EXISTS")
+    assert [d.reason for d in report.drop] == ["duplicate"]
+    # The file itself is untouched: its indexes are still the two it had.
+    import sqlite3
+
+    path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert names == {"orders_customer", "orders_customer_again"}
+
+
+MARIADB_SHOP = """
+CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT NOT NULL, status VARCHAR(10) NOT NULL,
+                     created_at DATE NOT NULL, KEY orders_status (status), KEY orders_status_id (status, id))
+                     ENGINE=InnoDB;
+CREATE TABLE order_items (id INT PRIMARY KEY, order_id INT NOT NULL, quantity INT NOT NULL) ENGINE=InnoDB;
+"""
+
+
+def test_mariadb_heuristic_candidates_and_innodb_duplicate(mysql_db: MysqlFactory) -> None:
+    url = mysql_db(MARIADB_SHOP)
+    report = suggest_indexes(
+        dsn=url,
+        queries=[
+            "SELECT i.quantity FROM orders o JOIN order_items i ON i.order_id = o.id "
+            "WHERE o.customer_id = 3 AND o.created_at >= '2024-01-01'"
+        ],
+    )
+    assert report.workload.method == "heuristic" and not report.workload.verified
+    assert any("scratch copy" in c for c in report.could_not_check)
+    cols = {(r.table.split(".")[1], tuple(r.columns)) for r in report.recommendations}
+    assert ("orders", ("customer_id", "created_at")) in cols
+    assert ("order_items", ("order_id",)) in cols
+    assert all("ALGORITHM=INPLACE, LOCK=NONE" in r.create_sql for r in report.recommendations)
+    # InnoDB appends the primary key to every secondary index: (status) holds (status, id).
+    [drop] = report.drop
+    assert drop.reason == "duplicate" and drop.index.endswith("orders_status_id") is not drop.index.endswith(
+        "orders_status"
+    )
