@@ -7,10 +7,12 @@ paging arguments; this module is the one place that resolves them, so the two ca
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from dbsage.server.config import DbsageConfig
 from dbsage.tools.catalog import Catalog
-from dbsage.tools.errors import InputError
+from dbsage.tools.errors import GuardRefused, InputError
+from dbsage.tools.explain import ExplainReport
 from dbsage.tools.findings import Finding, Severity
 from dbsage.tools.schema import (
     Detail,
@@ -95,3 +97,43 @@ def all_findings(
     """Every finding of the filtered set, not one page's: what CI gates and SARIF files need."""
     scoped = filter_catalog(catalog, schema=schema, table=table)
     return analyze_scoped(scoped, min_severity=min_severity, options=config.rules.options())
+
+
+def explain_query(
+    config: DbsageConfig,
+    *,
+    sql: str,
+    database: str | None = None,
+    dialect: str | None = None,
+    allow_url: bool | None = None,
+    params: list[Any] | None = None,
+    analyze: bool = False,
+    allow_write_analyze: bool = False,
+    hypothetical_indexes: list[str] | None = None,
+) -> ExplainReport:
+    """explain_query on a configured database (or a URL where allowed), or on the SQL text alone."""
+    from dbsage.tools.explain import explain_query as run_explain
+
+    options = config.rules.options()
+    if database is None:
+        if hypothetical_indexes or analyze or params:
+            raise InputError(
+                "analyze, params and hypothetical indexes need a database.", hint="name a configured database"
+            )
+        return run_explain(sql=sql, dialect=dialect, options=options)
+    if dialect:
+        raise InputError("dialect applies only without a database; a live database reports its own.",
+                         hint="drop the dialect")
+    target = config.target(database, allow_url=allow_url)
+    if allow_write_analyze and database in config.databases and config.databases[database].production:
+        raise GuardRefused(
+            f"{target.name} is configured as production: dbsage does not execute data changes there, "
+            "even in a rolled-back transaction.",
+            reason="production",
+            hint="explain without analyze, or analyze on a copy",
+        )
+    return run_explain(
+        dsn=target.url, sql=sql, params=params, analyze=analyze, allow_write_analyze=allow_write_analyze,
+        hypothetical_indexes=hypothetical_indexes, limits=target.limits, source_name=target.name,
+        options=options,
+    )

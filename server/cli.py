@@ -78,6 +78,33 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     inspect.set_defaults(handler=cmd_inspect_schema)
 
+    explain = commands.add_parser(
+        "explain-query",
+        help="a statement's plan, read and judged; or its SQL text alone",
+        description="Explain one statement on a live database (read-only; analyze runs it), or check the "
+        "SQL text alone with --dialect. The database defaults to $DATABASE_URL.",
+    )
+    target = explain.add_mutually_exclusive_group()
+    target.add_argument("--dsn", metavar="URL", help="database URL (prefer $DATABASE_URL: ps shows arguments)")
+    target.add_argument("--database", metavar="NAME", help="a database named in the configuration")
+    target.add_argument("--dialect", metavar=DIALECT_METAVAR, help="no database: check the SQL text only")
+    text = explain.add_mutually_exclusive_group(required=True)
+    text.add_argument("--sql", metavar="TEXT", help="the statement")
+    text.add_argument("--file", metavar="F", help="a file holding the statement")
+    explain.add_argument("--param", action="append", metavar="V", help="value of $1, $2... (repeat, in order)")
+    explain.add_argument("--analyze", action="store_true", help="run the statement and measure (reads only)")
+    explain.add_argument(
+        "--allow-write-analyze", action="store_true",
+        help="with --analyze: also run a data change, in a transaction that is rolled back",
+    )
+    explain.add_argument(
+        "--hypothetical-index", action="append", metavar="SQL",
+        help="CREATE INDEX to cost with HypoPG (PostgreSQL; repeat)",
+    )
+    _add_output_flags(explain, ["text", "json", "markdown", "sarif"])
+    explain.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    explain.set_defaults(handler=cmd_explain_query)
+
     rules = commands.add_parser("rules", help="the rule catalog", description="List every rule dbsage knows.")
     rules.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     rules.set_defaults(handler=cmd_rules)
@@ -182,6 +209,40 @@ def cmd_inspect_schema(args: argparse.Namespace, out: TextIO) -> int:
     else:
         failing = any(Severity(s).at_least(fail_on) and n > 0 for s, n in report.severity_counts.items())
     return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def cmd_explain_query(args: argparse.Namespace, out: TextIO) -> int:
+    from dbsage.server.calls import explain_query
+    from dbsage.server.config import URL_ENV, load_config
+    from dbsage.server.render import render_report, use_color
+    from dbsage.tools.sources.resolve import read_sql_file
+
+    config = load_config(args.config)
+    sql = read_sql_file(args.file) if args.file is not None else args.sql
+    database: str | None = args.database or args.dsn
+    if database is None and args.dialect is None:
+        database = os.environ.get(URL_ENV, "").strip() or None
+        if database is None:
+            raise InputError(
+                "No database given.",
+                hint=f"pass --dsn URL, --database NAME or set ${URL_ENV}; or --dialect D to check the text only",
+            )
+    report = explain_query(
+        config,
+        sql=sql,
+        database=database,
+        dialect=args.dialect,
+        allow_url=args.database is None,
+        params=args.param,
+        analyze=args.analyze,
+        allow_write_analyze=args.allow_write_analyze,
+        hypothetical_indexes=args.hypothetical_index,
+    )
+    out.write(render_report(report, args.format, color=use_color(out), artifact=args.file))
+    fail_on = None if args.fail_on == "none" else Severity(args.fail_on)
+    if fail_on is None:
+        return EXIT_OK
+    return EXIT_FINDINGS if report.fails(fail_on) else EXIT_OK
 
 
 def cmd_rules(args: argparse.Namespace, out: TextIO) -> int:

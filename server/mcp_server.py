@@ -33,11 +33,13 @@ from pydantic import BaseModel, Field
 
 from dbsage.knowledge.rulebook import load_rules
 from dbsage.server.calls import Source
+from dbsage.server.calls import explain_query as run_explain_query
 from dbsage.server.calls import inspect_schema as run_inspect_schema
 from dbsage.server.config import DbsageConfig, is_loopback
 from dbsage.server.render import rules_catalog
 from dbsage.tools import __version__
 from dbsage.tools.errors import ConfigError, DbsageError, InputError
+from dbsage.tools.explain import ExplainReport
 from dbsage.tools.findings import Severity
 from dbsage.tools.schema import SchemaReport
 
@@ -52,6 +54,11 @@ INSPECT_SCHEMA_DESCRIPTION = (
     "A live database (read-only) or DDL text: tables, keys, indexes and design faults as findings with "
     "evidence and fix SQL. Paged by table; severity_counts and rule_counts cover all. Narrow with schema, "
     "table, min_severity; follow next_cursor. detail=full adds columns and constraints."
+)
+EXPLAIN_QUERY_DESCRIPTION = (
+    "One statement's plan (EXPLAIN; analyze=true runs it, writes only with allow_write_analyze and rolled back) "
+    "as a normalised tree with findings and fix SQL. Without a database, pass dialect: static checks of the "
+    "SQL text. hypothetical_indexes: CREATE INDEX texts costed with HypoPG (PostgreSQL)."
 )
 # The summary quotes at most this many findings; the structured content has them all.
 SUMMARY_FINDINGS = 20
@@ -111,8 +118,8 @@ def error_result(error: DbsageError) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(error.as_dict()))], is_error=True)
 
 
-def _internal_error(exc: Exception) -> CallToolResult:
-    log.exception("inspect_schema failed unexpectedly")
+def _internal_error(exc: Exception, tool: str = "inspect_schema") -> CallToolResult:
+    log.exception("%s failed unexpectedly", tool)
     payload = {
         "error": "internal",
         "message": f"dbsage failed unexpectedly ({type(exc).__name__}); the server log has the details.",
@@ -176,7 +183,8 @@ def report_output_schema(model: type[BaseModel] = SchemaReport) -> dict[str, Any
     finding = defs.get("Finding")
     if finding is not None:
         finding["properties"]["evidence"] = {"type": "object"}
-    schema["properties"]["catalog"] = {"type": ["object", "null"]}
+    if "catalog" in schema["properties"]:
+        schema["properties"]["catalog"] = {"type": ["object", "null"]}
     simple = {f"#/$defs/{name}": d for name, d in defs.items() if "properties" not in d}
     schema = _inline_refs(schema, simple)
     used = _referenced_defs(schema)
@@ -284,6 +292,85 @@ def _inspect_schema_tool(config: DbsageConfig) -> Tool:
     # FuncMetadata reads the published schema live; the full model still validates every answer.
     tool.fn_metadata.output_schema = report_output_schema()
     return tool
+
+
+def summarize_explain(report: ExplainReport) -> str:
+    """The few lines a model reads first about a plan; the tree and evidence are in the structured content."""
+    mode = "analyzed" if report.analyzed else ("estimated plan" if report.plan else "SQL text only")
+    lines = [f"explain_query on {_quote(report.source)} ({report.dialect.value}, {mode}): "
+             f"{len(report.findings)} findings."]
+    if report.plan is not None:
+        heavy = max(report.plan.walk(), key=lambda n: n.share or 0.0)
+        if heavy.share is not None:
+            where = f" on {_quote(heavy.relation, 80)}" if heavy.relation else ""
+            lines.append(f"Heaviest node: {heavy.kind}{where} ({heavy.share:.0%} of the plan).")
+    if report.cost_before is not None and report.cost_after is not None:
+        lines.append(f"Estimated cost with the hypothetical indexes: {report.cost_before} -> {report.cost_after}.")
+    quoted = [
+        f"- {f.severity.value} {f.rule_id} {_quote(f.object, 120)}: {_quote(f.message)}"
+        for f in report.findings[:SUMMARY_FINDINGS]
+    ]
+    quoted += [f"- not checked: {_quote(gap)}" for gap in report.could_not_check]
+    if quoted:
+        lines += [BEGIN_DATA, *quoted, END_DATA]
+    return "\n".join(lines)
+
+
+ParamValue = str | int | float | bool | None
+
+
+def _explain_query_tool(config: DbsageConfig) -> Tool:
+    def explain_query(
+        sql: Annotated[str, Field(description="One statement")],
+        database: Annotated[str | None, Field(description="Configured database name")] = None,
+        dialect: Annotated[DialectName | None, Field(description="No database: check the text only")] = None,
+        params: Annotated[list[ParamValue] | None, Field(description="Values of $1, $2... / ? / %s")] = None,
+        analyze: bool = False,
+        allow_write_analyze: bool = False,
+        hypothetical_indexes: Annotated[list[str] | None, Field(description="CREATE INDEX texts")] = None,
+    ) -> Annotated[CallToolResult, ExplainReport]:
+        try:
+            if database is None and dialect is None:
+                database = _default_database(config)
+            report = run_explain_query(
+                config, sql=sql, database=database, dialect=dialect, params=params, analyze=analyze,
+                allow_write_analyze=allow_write_analyze, hypothetical_indexes=hypothetical_indexes,
+            )
+        except DbsageError as exc:
+            return error_result(exc)
+        except Exception as exc:
+            return _internal_error(exc, "explain_query")
+        return CallToolResult(
+            content=[TextContent(type="text", text=summarize_explain(report))],
+            structured_content=report.model_dump(mode="json"),
+        )
+
+    tool = Tool.from_function(
+        explain_query,
+        name="explain_query",
+        title="Explain query",
+        description=EXPLAIN_QUERY_DESCRIPTION,
+        # Analyze of a data change is rolled back: nothing the tool does persists.
+        annotations=ToolAnnotations(
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    tool.parameters = compact_schema(tool.parameters, keep_null=False)
+    tool.fn_metadata.output_schema = report_output_schema(ExplainReport)
+    return tool
+
+
+def _default_database(config: DbsageConfig) -> str:
+    if len(config.databases) == 1:
+        return next(iter(config.databases))
+    known = ", ".join(sorted(config.databases)) or "none"
+    raise InputError(
+        f"Name a database (configured: {known}) or pass a dialect to check the SQL text only.",
+        hint="the resource dbsage://databases lists the configured databases",
+    )
 
 
 def _tool_source(
@@ -460,7 +547,7 @@ def build_server(config: DbsageConfig, *, http_url: str | None = None) -> MCPSer
         title="dbsage",
         instructions=INSTRUCTIONS,
         version=__version__,
-        tools=[_inspect_schema_tool(config)],
+        tools=[_inspect_schema_tool(config), _explain_query_tool(config)],
         auth=auth,
         token_verifier=verifier,
         log_level="WARNING",

@@ -18,7 +18,9 @@ from typing import Any, Literal, TextIO
 
 from dbsage.knowledge.rulebook import RuleDoc, load_rules
 from dbsage.tools import __version__
+from dbsage.tools.explain import ExplainReport
 from dbsage.tools.findings import Finding, Severity
+from dbsage.tools.plans import PlanNode
 from dbsage.tools.report import Report
 from dbsage.tools.schema import SchemaReport
 
@@ -108,6 +110,12 @@ def _severity_counts(report: Report) -> dict[str, int]:
 
 
 def _text_header(report: Report) -> list[str]:
+    if isinstance(report, ExplainReport):
+        mode = "analyzed" if report.analyzed else ("estimated plan" if report.plan else "SQL text only")
+        lines = [f"explain_query: {_one_line(report.source)} ({report.dialect.value}, {mode})"]
+        if report.statement:
+            lines.append(f"sent: {_one_line(report.statement)}")
+        return lines
     if not isinstance(report, SchemaReport):
         return [f"dbsage {getattr(report, 'tool', 'report')}"]
     version = f" {report.server_version}" if report.server_version else ""
@@ -178,11 +186,53 @@ def _text_tables(report: SchemaReport) -> list[str]:
     return lines
 
 
+def _plan_figures(node: PlanNode) -> str:
+    parts: list[str] = []
+    if node.est_rows is not None:
+        parts.append(f"rows est {node.est_rows:,.0f}")
+    if node.actual_rows is not None:
+        loops = f" x{node.loops:,.0f}" if node.loops and node.loops > 1 else ""
+        parts.append(f"actual {node.actual_rows:,.0f}{loops}")
+    if node.est_total_cost is not None:
+        parts.append(f"cost {node.est_total_cost:,.1f}")
+    if node.actual_time_ms is not None:
+        parts.append(f"{node.actual_time_ms * (node.loops or 1):,.1f} ms")
+    if node.share is not None:
+        parts.append(f"{node.share:.0%} of the plan")
+    return f"  [{', '.join(parts)}]" if parts else ""
+
+
+def plan_tree_lines(node: PlanNode, depth: int = 0) -> list[str]:
+    """The plan as an indented tree: kind, relation and index, then the figures of each node."""
+    where = f" on {_one_line(node.relation)}" if node.relation else ""
+    if node.alias and node.alias != node.relation:
+        where += f" {_one_line(node.alias)}"
+    using = f" using {_one_line(node.index)}" if node.index else ""
+    lines = [f"{'  ' * depth}-> {node.kind}{where}{using}{_plan_figures(node)}"]
+    if node.condition:
+        lines.append(f"{'  ' * depth}     {_one_line(node.condition)[:160]}")
+    for child in node.children:
+        lines += plan_tree_lines(child, depth + 1)
+    return lines
+
+
+def _text_plan(report: ExplainReport) -> list[str]:
+    lines: list[str] = []
+    if report.plan is not None:
+        lines += ["", "Plan:", *plan_tree_lines(report.plan)]
+    if report.plan_with_hypothetical is not None:
+        lines += ["", f"With the hypothetical indexes (cost {report.cost_before} -> {report.cost_after}):",
+                  *plan_tree_lines(report.plan_with_hypothetical)]
+    return lines
+
+
 def render_text(report: Report, *, color: bool = False) -> str:
     """For a person at a terminal."""
     lines = _text_header(report)
     lines.append("")
     lines += _text_findings(report.findings, color)
+    if isinstance(report, ExplainReport):
+        lines += _text_plan(report)
     if isinstance(report, SchemaReport):
         tables = _text_tables(report)
         if tables:
@@ -194,6 +244,8 @@ def render_text(report: Report, *, color: bool = False) -> str:
             lines.append(f"More tables: run again with --cursor {report.next_cursor}")
         for gap in report.could_not_check:
             lines.append(f"Not checked: {_one_line(gap)}")
+    if isinstance(report, ExplainReport):
+        lines += [f"Not checked: {_one_line(gap)}" for gap in report.could_not_check]
     return "\n".join(lines) + "\n"
 
 
@@ -246,6 +298,10 @@ def render_markdown(report: Report) -> str:
             f"{report.dialect.value}{version}; {report.totals.get('tables', 0)} tables, "
             f"{report.totals.get('views', 0)} views; page {report.page} of {report.pages}."
         )
+    elif isinstance(report, ExplainReport):
+        out.append(f"# explain_query: {_md(report.source)}")
+        if report.statement:
+            out += ["", _md_fence(report.statement)]
     else:
         out.append(f"# dbsage {getattr(report, 'tool', 'report')}")
     counts = _severity_counts(report)
@@ -260,6 +316,11 @@ def render_markdown(report: Report) -> str:
                 out += ["", _indent(_md_fence(f.fix), "  ")]
             elif f.remediation:
                 out.append(f"  {_md(f.remediation)}")
+    if isinstance(report, ExplainReport):
+        if report.plan is not None:
+            out += ["", "## Plan", "", "```text", *plan_tree_lines(report.plan), "```"]
+        if report.could_not_check:
+            out += ["", "Not checked:", *[f"- {_md(gap)}" for gap in report.could_not_check]]
     if isinstance(report, SchemaReport) and report.tables:
         out += ["", "## Tables", ""]
         out.append("| table | rows | columns | primary key | foreign keys | indexes | findings |")

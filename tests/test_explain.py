@@ -252,3 +252,73 @@ def test_static_bad_input() -> None:
         explain_query(sql="CREATE TABLE t (a int)", dialect="sqlite")
     with pytest.raises(InputError, match="dialect"):
         explain_query(sql="SELECT 1")
+
+
+# --- MCP and CLI ----------------------------------------------------------------------------------
+
+
+def _mcp_call(config: object, arguments: dict[str, object]) -> object:
+    from tests.test_mcp import with_client
+
+    async def use(client: object) -> object:
+        return await client.call_tool("explain_query", arguments)  # type: ignore[attr-defined]
+
+    return with_client(config, use)  # type: ignore[arg-type]
+
+
+def test_mcp_explain_query_on_three_engines(
+    postgres_db: PostgresFactory, mysql_db: MysqlFactory, sqlite_db: SqliteFactory
+) -> None:
+    from mcp_types import CallToolResult
+
+    from tests.test_mcp import config_for, text_of, with_client
+
+    config = config_for(
+        pg=postgres_db(PG_BIG.replace("200000", "20000")),
+        maria=mysql_db(MARIA_BIG.replace("200000", "20000")),
+        lite=sqlite_db(SQLITE_BIG.replace("200000", "20000")),
+    )
+    tools = with_client(config, lambda c: c.list_tools()).tools
+    tool = next(t for t in tools if t.name == "explain_query")
+    assert tool.output_schema is not None and {"plan", "findings"} <= set(tool.output_schema["properties"])
+    assert tool.input_schema["required"] == ["sql"]
+    assert tool.annotations is not None and tool.annotations.read_only_hint and not tool.annotations.destructive_hint
+    for name in ("pg", "maria", "lite"):
+        result = _mcp_call(config, {"sql": SLOW, "database": name, "analyze": name != "lite"})
+        assert isinstance(result, CallToolResult) and not result.is_error, text_of(result)  # type: ignore[arg-type]
+        report = ExplainReport.model_validate(result.structured_content)
+        assert report.plan is not None and FULL_SCAN in rules(report), name
+        assert "Heaviest node" in text_of(result) or name == "lite"
+    pg = _mcp_call(config, {"sql": "SELECT kind FROM events WHERE id = $1", "database": "pg", "params": [3]})
+    assert isinstance(pg, CallToolResult) and not pg.is_error
+    static = _mcp_call(config, {"sql": "SELECT * FROM t WHERE a LIKE '%x'", "dialect": "sqlite"})
+    assert isinstance(static, CallToolResult)
+    assert {"query.select_star", "query.leading_wildcard_like"} <= rules(
+        ExplainReport.model_validate(static.structured_content))
+    bad = _mcp_call(config, {"sql": "DROP TABLE events", "database": "pg"})
+    assert isinstance(bad, CallToolResult) and bad.is_error
+    assert '"error": "invalid_input"' in text_of(bad)
+    refused = _mcp_call(config, {"sql": "DELETE FROM events", "database": "maria", "analyze": True})
+    assert isinstance(refused, CallToolResult) and refused.is_error and "explain_analyze_write" in text_of(refused)
+
+
+def test_cli_exit_codes_and_formats(sqlite_db: SqliteFactory, tmp_path: object) -> None:
+    import json
+
+    from tests.test_cli import run_cli
+
+    url = sqlite_db(SQLITE_BIG.replace("200000", "20000"))
+    code, out, err = run_cli("explain-query", "--dsn", url, "--sql", SLOW)
+    assert code == 0, err
+    assert "-> Table Scan on events" in out and FULL_SCAN in out
+    code, out, _ = run_cli("explain-query", "--dsn", url, "--sql", SLOW, "--format", "json", "--fail-on", "medium")
+    assert code == 1 and json.loads(out)["plan"]["children"]
+    code, out, _ = run_cli("explain-query", "--dialect", "postgres", "--sql", "SELECT * FROM t", "--format",
+                           "markdown")
+    assert code == 0 and "query.select_star" in out
+    code, _, err = run_cli("explain-query", "--dsn", url, "--sql", "SELECT * FROM nope")
+    assert code == 2 and "nope" in err and "Traceback" not in err
+    code, _, err = run_cli("explain-query", "--dialect", "mysql", "--sql", "SELEC 1 FROM")
+    assert code == 2 and err.startswith("dbsage: error:")
+    code, _, err = run_cli("explain-query", "--dialect", "mysql")
+    assert code == 2
