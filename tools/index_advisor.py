@@ -28,7 +28,7 @@ from dbsage.tools.sources.guard import GuardedSession
 # An index is kept when it saves this share of the whole workload's current cost...
 MIN_WORKLOAD_GAIN = 0.002
 # ...or makes at least one query this much cheaper.
-MIN_QUERY_GAIN = 0.2
+MIN_QUERY_GAIN = 0.1
 # Benefit per byte is divided by this for tables whose writes outnumber their reads.
 WRITE_PENALTY = 2.0
 
@@ -63,6 +63,7 @@ class HypoPG:
         self.session = session
         self.tables = tables
         self.calls = 0
+        self._approved: dict[int, str] = {}
 
     def create(self, cand: Candidate) -> str:
         sql = index_sql(cand, self.tables[cand.table], Dialect.POSTGRES)
@@ -80,8 +81,15 @@ class HypoPG:
 
     def cost(self, shape: QueryShape) -> Costed:
         self.calls += 1
-        result = self.session.run(f"EXPLAIN (FORMAT JSON) {shape.sql}")
-        doc = result.rows[0][0]
+        approved = self._approved.get(shape.number)
+        if approved is None:
+            result = self.session.run(f"EXPLAIN (FORMAT JSON) {shape.sql}")
+            self._approved[shape.number] = result.statement
+            doc = result.rows[0][0]
+        else:
+            # The guard already checked this exact text in this session; re-parsing it for every
+            # configuration would cost several times the planning itself.
+            doc = next(iter(self.session.catalog(approved)[0].values()))
         plan = (json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]
         used: set[str] = set()
         _collect_pg_indexes(plan, used)
@@ -267,6 +275,7 @@ def select_indexes(
         chosen.append(Choice(cand, size, benefit, handle))
         used_bytes += size
         progress(f"chose {cand.label} ({size / 1e6:.1f} MB, saves {benefit:.0f} cost units)")
+    chosen = _prune_prefixes(whatif, chosen, live, cost, config)
     # Plans are re-made with the chosen indexes themselves (cached plans name the trial copies), and
     # an index chosen early but superseded by a later one is left out: some final plan must use it.
     after = {s.number: whatif.cost(s) for s in live}
@@ -279,6 +288,30 @@ def select_indexes(
         chosen = kept
         after = {s.number: whatif.cost(s) for s in live}
     return Selection(chosen, before, after, whatif.calls, timed_out, skipped=skipped)
+
+
+def _prune_prefixes(
+    whatif: WhatIf,
+    chosen: list[Choice],
+    live: list[QueryShape],
+    cost: Callable[[QueryShape, frozenset[Candidate]], Costed],
+    config: Callable[[], frozenset[Candidate]],
+) -> list[Choice]:
+    """Leave out a chosen index that is the leading prefix of another chosen one when the workload's
+    cost barely moves without it: the longer index serves the same searches."""
+    for short in list(chosen):
+        if not any(o is not short and _prefix_of(short.candidate, o.candidate) for o in chosen):
+            continue
+        touched = [s for s in live if short.candidate.table in s.tables]
+        with_it = sum(cost(s, config()).cost for s in touched)
+        whatif.drop(short.handle)
+        chosen.remove(short)
+        without = sum(cost(s, config()).cost for s in touched)
+        total = sum(cost(s, config()).cost for s in live)
+        if without - with_it > MIN_WORKLOAD_GAIN * total:
+            short.handle = whatif.create(short.candidate)
+            chosen.append(short)
+    return chosen
 
 
 def _plan_name(handle: str) -> str:
