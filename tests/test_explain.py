@@ -161,7 +161,7 @@ def test_sqlite_scan_fix_and_temp_btree(sqlite_db: SqliteFactory) -> None:
     kinds = [n.kind for n in report.plan.walk()]
     assert "Table Scan" in kinds and "Temp B-Tree" in kinds
     f = finding(report, FULL_SCAN)
-    assert f.fix == "CREATE INDEX IF NOT EXISTS ix_events_account_id ON events (account_id);"  # type: ignore[attr-defined]
+    assert f.fix == "CREATE INDEX IF NOT EXISTS idx_events_account_id ON events (account_id);"  # type: ignore[attr-defined]
     assert "query.sort_without_index" in rules(report)
     conn = sqlite3.connect(parse_url(url).path)  # type: ignore[arg-type]
     conn.execute(f.fix)  # type: ignore[attr-defined]
@@ -169,7 +169,7 @@ def test_sqlite_scan_fix_and_temp_btree(sqlite_db: SqliteFactory) -> None:
     conn.close()
     after = explain_query(dsn=url, sql=SLOW)
     assert FULL_SCAN not in rules(after)
-    assert any(n.index == "ix_events_account_id" for n in after.plan.walk())  # type: ignore[union-attr]
+    assert any(n.index == "idx_events_account_id" for n in after.plan.walk())  # type: ignore[union-attr]
     with pytest.raises(QueryFailed, match="nope"):
         explain_query(dsn=url, sql="SELECT * FROM nope")
 
@@ -322,3 +322,19 @@ def test_cli_exit_codes_and_formats(sqlite_db: SqliteFactory, tmp_path: object) 
     assert code == 2 and err.startswith("dbsage: error:")
     code, _, err = run_cli("explain-query", "--dialect", "mysql")
     assert code == 2
+
+
+def test_postgres_generic_plan_for_parameters(postgres_db: PostgresFactory) -> None:
+    url = postgres_db(PG_BIG.replace("200000", "20000").replace("CREATE EXTENSION IF NOT EXISTS hypopg;", ""))
+    report = explain_query(dsn=url, sql="SELECT kind FROM events WHERE account_id = $1 AND id > $2")
+    assert report.statement is not None and "EXECUTE dbsage_generic(NULL, NULL)" in report.statement
+    scan = next(n for n in report.plan.walk() if n.relation == "events")  # type: ignore[union-attr]
+    assert "$1" in (scan.condition or "")
+    with pytest.raises(InputError, match="needs a value"):
+        explain_query(dsn=url, sql="SELECT kind FROM events WHERE id = $1", analyze=True)
+    # The allowlist still judges the statement: a forbidden function is refused with its parameters.
+    with pytest.raises(GuardRefused):
+        explain_query(dsn=url, sql="SELECT pg_sleep($1)")
+    # Nothing prepared survives the session.
+    again = explain_query(dsn=url, sql="SELECT kind FROM events WHERE id = $1")
+    assert again.plan is not None

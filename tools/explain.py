@@ -248,7 +248,10 @@ def _explain(session: GuardedSession, sql: str, *, analyze: bool, params: list[A
     dialect = session.dialect
     if dialect is Dialect.POSTGRES:
         options = "FORMAT JSON, ANALYZE, BUFFERS" if analyze else "FORMAT JSON"
-        result = session.run(f"EXPLAIN ({options}) {sql}")
+        generic = _has_postgres_params(sql)
+        if generic and analyze:
+            raise InputError("analyze runs the statement and needs a value for each $n.", hint="pass params")
+        result = session.explain_generic(sql) if generic else session.run(f"EXPLAIN ({options}) {sql}")
         document = result.rows[0][0]
         if isinstance(document, str):
             document = json.loads(document)
@@ -261,6 +264,25 @@ def _explain(session: GuardedSession, sql: str, *, analyze: bool, params: list[A
         return reader(document), result.statement
     result = session.run(f"EXPLAIN QUERY PLAN {sql}", params)
     return read_sqlite(result.rows), result.statement
+
+
+def _has_postgres_params(sql: str) -> bool:
+    found = False
+
+    def visit(node: Any) -> None:
+        nonlocal found
+        if isinstance(node, pglast.ast.ParamRef):
+            found = True
+        elif isinstance(node, pglast.ast.Node):
+            for slot in node:
+                visit(getattr(node, slot))
+        elif isinstance(node, tuple | list):
+            for item in node:
+                visit(item)
+
+    for raw in pglast.parse_sql(sql):
+        visit(raw.stmt)
+    return found
 
 
 def _validate_hypothetical(texts: list[str]) -> list[str]:

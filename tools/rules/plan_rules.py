@@ -121,7 +121,7 @@ def _index_fix(ctx: PlanContext, facts: TableFacts, columns: list[str]) -> str |
     if not columns:
         return None
     table = _as_table(facts)
-    name = convention_name("ix", facts.name, columns, ctx.dialect)
+    name = convention_name("idx", facts.name, columns, ctx.dialect)
     return create_index_sql(table, name, columns, ctx.dialect)
 
 

@@ -15,6 +15,7 @@ Every statement sent is logged at debug level, redacted, and recorded on the ses
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -102,6 +103,46 @@ class GuardedSession:
         rows = [tuple(r) for r in self._cursor.fetchmany(self.limits.row_cap + 1)]
         truncated = len(rows) > self.limits.row_cap
         return QueryResult(columns=columns, rows=rows[: self.limits.row_cap], truncated=truncated, statement=checked)
+
+    def explain_generic(self, sql: str) -> QueryResult:
+        """PostgreSQL: the JSON generic plan of a statement with $n parameters, without their values.
+
+        PostgreSQL 15 has no EXPLAIN (GENERIC_PLAN), so the statement is PREPAREd and explained through
+        EXECUTE with plan_cache_mode=force_generic_plan, then deallocated, all inside this rolled-back
+        transaction. The allowlist checks `EXPLAIN <statement>` with every $n replaced by NULL; what is
+        prepared is the parser's regeneration of the same tree, differing only at those positions.
+        """
+        import pglast
+        from pglast.stream import RawStream
+
+        from dbsage.tools.sources.allowlist import check_statement
+
+        if self.dialect is not Dialect.POSTGRES:
+            raise InputError("Generic plans are a PostgreSQL feature; pass the parameter values instead.")
+        try:
+            (raw,) = pglast.parse_sql(sql)
+        except ValueError:
+            raise InputError("Pass exactly one statement.") from None
+        except pglast.parser.ParseError as exc:
+            raise InputError(f"The statement does not parse as PostgreSQL: {exc}.") from None
+        if raw.stmt is None:
+            raise InputError("The SQL holds no statement.")
+        text = str(RawStream()(raw.stmt))
+        numbers = sorted({int(n) for n in re.findall(r"\$(\d+)", text)})
+        checked_form = re.sub(r"\$\d+", "NULL", text)
+        check_statement(f"EXPLAIN {checked_form}", self.dialect, self.mode)
+        if not numbers or numbers != list(range(1, numbers[-1] + 1)):
+            raise InputError("The statement's parameters must be $1, $2, ... without gaps.")
+        values = ", ".join("NULL" for _ in numbers)
+        self._execute(f"PREPARE dbsage_generic AS {text}", None)
+        try:
+            self._execute("SET LOCAL plan_cache_mode = force_generic_plan", None)
+            explain = f"EXPLAIN (FORMAT JSON) EXECUTE dbsage_generic({values})"
+            self._execute(explain, None)
+            rows = [tuple(r) for r in self._cursor.fetchall()]
+        finally:
+            self._execute("DEALLOCATE dbsage_generic", None)
+        return QueryResult(columns=["QUERY PLAN"], rows=rows, statement=f"PREPARE dbsage_generic AS {text}; {explain}")
 
     def _execute(self, sql: str, params: Params) -> None:
         self.statements.append(redact(sql))
