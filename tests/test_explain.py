@@ -338,3 +338,41 @@ def test_postgres_generic_plan_for_parameters(postgres_db: PostgresFactory) -> N
     # Nothing prepared survives the session.
     again = explain_query(dsn=url, sql="SELECT kind FROM events WHERE id = $1")
     assert again.plan is not None
+
+
+PG_VISIBILITY = """
+CREATE TABLE t (id int PRIMARY KEY, account_id int NOT NULL, note text) WITH (autovacuum_enabled = false);
+INSERT INTO t SELECT g, g % 5000, 'x' FROM generate_series(1, 100000) g;
+CREATE INDEX idx_t_account_id ON t (account_id);
+ANALYZE t;
+CREATE TABLE u (id int PRIMARY KEY, ref int);
+INSERT INTO u SELECT g, g FROM generate_series(1, 50) g;
+ANALYZE u;
+"""
+
+
+def test_postgres_heap_fetches_function_on_indexed_column_and_nullable_not_in(
+    postgres_db: PostgresFactory,
+) -> None:
+    url = postgres_db(PG_VISIBILITY)
+    ios = "SELECT account_id FROM t WHERE account_id BETWEEN 100 AND 2000 ORDER BY account_id"
+    report = explain_query(dsn=url, sql=ios, analyze=True)
+    heap = finding(report, "query.heap_fetches")
+    assert heap.fix == "VACUUM (ANALYZE) public.t;"  # type: ignore[attr-defined]
+    assert heap.evidence["heap_fetches"] > 30000  # type: ignore[attr-defined]
+    scan = next(n for n in report.plan.walk() if n.kind == "Index Only Scan")  # type: ignore[union-attr]
+    assert scan.shared_hit_blocks and scan.index == "idx_t_account_id"
+    pg_exec(url, "VACUUM (ANALYZE) t")
+    assert "query.heap_fetches" not in rules(explain_query(dsn=url, sql=ios, analyze=True))
+
+    wrapped = explain_query(dsn=url, sql="SELECT id FROM t WHERE abs(account_id) = 5")
+    func = finding(wrapped, "query.function_on_column")
+    assert func.severity.value == "high" and func.evidence["column_indexed"] is True  # type: ignore[attr-defined]
+    assert func.object == "public.t.account_id"  # type: ignore[attr-defined]
+    offline = explain_query(sql="SELECT id FROM t WHERE abs(account_id) = 5", dialect="postgres")
+    assert finding(offline, "query.function_on_column").severity.value == "medium"  # type: ignore[attr-defined]
+
+    not_in = explain_query(dsn=url, sql="SELECT id FROM t WHERE id NOT IN (SELECT ref FROM u)")
+    assert finding(not_in, "query.not_in_subquery").severity.value == "high"  # type: ignore[attr-defined]
+    safe = explain_query(dsn=url, sql="SELECT id FROM t WHERE id NOT IN (SELECT id FROM u)")
+    assert finding(safe, "query.not_in_subquery").severity.value == "low"  # type: ignore[attr-defined]
