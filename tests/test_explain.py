@@ -376,3 +376,36 @@ def test_postgres_heap_fetches_function_on_indexed_column_and_nullable_not_in(
     assert finding(not_in, "query.not_in_subquery").severity.value == "high"  # type: ignore[attr-defined]
     safe = explain_query(dsn=url, sql="SELECT id FROM t WHERE id NOT IN (SELECT id FROM u)")
     assert finding(safe, "query.not_in_subquery").severity.value == "low"  # type: ignore[attr-defined]
+
+
+# MySQL 8.0 EXPLAIN ANALYZE output, recorded by hand in the documented tree format (no MySQL server here).
+MYSQL8_ANALYZE_RECORDED = """\
+-> Sort: events.kind  (cost=20306 rows=19960) (actual time=86.2..86.3 rows=40 loops=1)
+    -> Filter: (events.account_id = 42)  (cost=20306 rows=19960) (actual time=0.52..84.9 rows=40 loops=1)
+        -> Table scan on events  (cost=20306 rows=199600) (actual time=0.41..70.1 rows=200000 loops=1)
+"""
+
+
+def test_mysql8_analyze_tree_reader_on_a_recorded_sample() -> None:
+    from dbsage.tools.catalog import Dialect
+    from dbsage.tools.plans import read_mysql_analyze
+    from dbsage.tools.rules.plan_rules import PlanContext, plan_findings
+    from dbsage.tools.rules.query_static import TableFacts
+
+    root = read_mysql_analyze(MYSQL8_ANALYZE_RECORDED)
+    (sort,) = root.children
+    assert sort.kind == "Sort" and sort.using_filesort and sort.actual_rows == 40
+    scan = sort.children[0].children[0]
+    assert (scan.kind, scan.relation, scan.est_rows, scan.actual_rows) == ("Full Table Scan", "events", 199600, 200000)
+    assert scan.actual_filtered_pct == pytest.approx(0.02)
+    assert scan.share is not None and scan.share > 0.5
+    facts = {"events": TableFacts(schema_name="shop", name="events", rows=200000,
+                                  columns={"id": False, "account_id": False, "kind": False},
+                                  column_names=["id", "account_id", "kind"])}
+    import sqlglot
+
+    tree = sqlglot.parse_one(SLOW + " ORDER BY kind", read="mysql")
+    found = {f.rule_id: f for f in plan_findings(PlanContext(Dialect.MYSQL, root, facts, tree, True))}
+    assert found[FULL_SCAN].fix == (
+        "ALTER TABLE shop.events ADD INDEX idx_events_account_id (account_id), ALGORITHM=INPLACE, LOCK=NONE;")
+    assert {"query.sort_without_index", "query.rows_removed_by_filter"} <= set(found)

@@ -23,7 +23,14 @@ from sqlglot.errors import ErrorLevel, ParseError
 from dbsage.tools.catalog import Dialect
 from dbsage.tools.errors import GuardRefused, InputError
 from dbsage.tools.findings import Finding, sort_findings
-from dbsage.tools.plans import PlanNode, read_mariadb, read_mysql, read_postgres, read_sqlite
+from dbsage.tools.plans import (
+    PlanNode,
+    read_mariadb,
+    read_mysql,
+    read_mysql_analyze,
+    read_postgres,
+    read_sqlite,
+)
 from dbsage.tools.report import Report
 from dbsage.tools.rules.plan_rules import PlanContext, plan_findings
 from dbsage.tools.rules.query_static import Facts, TableFacts, static_findings
@@ -256,8 +263,12 @@ def _explain(session: GuardedSession, sql: str, *, analyze: bool, params: list[A
         if isinstance(document, str):
             document = json.loads(document)
         return read_postgres(document), result.statement
+    if dialect is Dialect.MYSQL and analyze:
+        # MySQL 8 measures only in its text tree format (8.0.18 and later).
+        result = session.run(f"EXPLAIN ANALYZE {sql}", params)
+        return read_mysql_analyze(str(result.rows[0][0])), result.statement
     if dialect.is_mysql_family:
-        prefix = "ANALYZE FORMAT=JSON" if analyze and dialect is Dialect.MARIADB else "EXPLAIN FORMAT=JSON"
+        prefix = "ANALYZE FORMAT=JSON" if analyze else "EXPLAIN FORMAT=JSON"
         result = session.run(f"{prefix} {sql}", params)
         document = json.loads(str(result.rows[0][0]))
         reader = read_mariadb if dialect is Dialect.MARIADB else read_mysql
@@ -369,10 +380,6 @@ def _explain_live(
         )
     if analyze and dialect is Dialect.SQLITE:
         gaps.append("analyze: SQLite has no measured plan; the estimated plan is shown")
-        analyze = False
-    if analyze and dialect is Dialect.MYSQL:
-        gaps.append("analyze: MySQL's EXPLAIN ANALYZE prints a text tree dbsage does not read yet; "
-                    "the estimated plan is shown")
         analyze = False
     # MySQL and MariaDB refuse even a plain EXPLAIN of a write inside a read-only transaction.
     mode = Mode.ROLLBACK_WRITE if is_write and (analyze or dialect.is_mysql_family) else Mode.READ_ONLY

@@ -310,3 +310,83 @@ def _shares(root: PlanNode, measure: Any) -> None:
             continue
         below = sum(measure(c) or 0.0 for c in node.children)
         node.share = round(max(0.0, own - below) / whole, 4)
+
+
+# --- MySQL 8 EXPLAIN ANALYZE (tree text) ----------------------------------------------------------
+
+_TREE_LINE = re.compile(r"^(?P<indent>\s*)-> (?P<text>.*?)(?:\s+\(cost=(?P<cost>[\d.e+]+)(?:\.\.(?P<cost2>[\d.e+]+))?"
+                        r" rows=(?P<rows>[\d.e+]+)\))?(?:\s+\(actual time=(?P<t1>[\d.e+]+)\.\.(?P<t2>[\d.e+]+)"
+                        r" rows=(?P<arows>[\d.e+]+) loops=(?P<loops>[\d.e+]+)\))?\s*$")
+_TREE_ACCESS = [
+    (re.compile(r"^Table scan on (?P<t>\S+)"), "Full Table Scan"),
+    (re.compile(r"^Single-row (?:covering )?index lookup on (?P<t>\S+) using (?P<i>\S+)(?: \((?P<c>.*)\))?"),
+     "Unique Index Lookup"),
+    (re.compile(r"^(?:Covering )?[Ii]ndex lookup on (?P<t>\S+) using (?P<i>\S+)(?: \((?P<c>.*)\))?"), "Index Lookup"),
+    (re.compile(r"^(?:Covering )?[Ii]ndex range scan on (?P<t>\S+) using (?P<i>\S+)(?: over \((?P<c>.*)\))?"),
+     "Index Range Scan"),
+    (re.compile(r"^(?:Covering )?[Ii]ndex scan on (?P<t>\S+) using (?P<i>\S+)"), "Full Index Scan"),
+]
+
+
+def read_mysql_analyze(text: str) -> PlanNode:
+    """The tree of MySQL 8's `EXPLAIN ANALYZE` output (its only format: indented `-> ...` lines).
+
+    MySQL puts a condition in a Filter node above the scan; the scan gets the condition and the share of
+    its rows the filter kept, so the plan rules read it like MariaDB's attached_condition and r_filtered.
+    """
+    root = PlanNode(kind="Query")
+    stack: list[tuple[int, PlanNode]] = [(-1, root)]
+    for line in text.splitlines():
+        match = _TREE_LINE.match(line)
+        if match is None or not line.strip().startswith("->"):
+            continue
+        node = _tree_node(match)
+        depth = len(match["indent"])
+        while stack[-1][0] >= depth:
+            stack.pop()
+        stack[-1][1].children.append(node)
+        stack.append((depth, node))
+    for node in root.walk():
+        if node.kind == "Filter" and len(node.children) == 1 and node.children[0].relation:
+            scan = node.children[0]
+            scan.condition = scan.condition or node.condition
+            if node.actual_rows is not None and scan.actual_rows:
+                scan.actual_filtered_pct = 100.0 * node.actual_rows / scan.actual_rows
+    if len(root.children) == 1:
+        root.est_total_cost = root.children[0].est_total_cost
+        root.actual_time_ms = root.children[0].actual_time_ms
+        root.loops = root.children[0].loops
+    compute_shares(root)
+    return root
+
+
+def _tree_node(match: re.Match[str]) -> PlanNode:
+    text = match["text"]
+    node = PlanNode(
+        kind=text.split(":", 1)[0].split(" on ", 1)[0],
+        est_total_cost=_num(match["cost2"] or match["cost"]),
+        est_rows=_num(match["rows"]),
+        actual_time_ms=_num(match["t2"]),
+        actual_rows=_num(match["arows"]),
+        loops=_num(match["loops"]),
+    )
+    for pattern, kind in _TREE_ACCESS:
+        access = pattern.match(text)
+        if access is not None:
+            groups = access.groupdict()
+            node.kind, node.relation = kind, groups["t"]
+            node.index, node.condition = groups.get("i"), groups.get("c")
+            if node.relation == "<temporary>":
+                node.kind, node.relation, node.using_temporary = "Temporary Table Scan", None, True
+            return node
+    if text.startswith("Filter: "):
+        node.kind, node.condition = "Filter", text.removeprefix("Filter: ")
+    elif text.startswith("Sort"):
+        node.kind, node.condition, node.using_filesort = "Sort", text.partition(": ")[2] or None, True
+    elif "using temporary table" in text:
+        node.using_temporary = True
+    if text.startswith("Nested loop"):
+        node.kind = "Nested Loop"
+    elif "hash join" in text.lower():
+        node.kind = "Hash Join"
+    return node
