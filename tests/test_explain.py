@@ -409,3 +409,27 @@ def test_mysql8_analyze_tree_reader_on_a_recorded_sample() -> None:
     assert found[FULL_SCAN].fix == (
         "ALTER TABLE shop.events ADD INDEX idx_events_account_id (account_id), ALGORITHM=INPLACE, LOCK=NONE;")
     assert {"query.sort_without_index", "query.rows_removed_by_filter"} <= set(found)
+
+
+PG_NESTED = """
+CREATE TABLE a (id int PRIMARY KEY, grp int NOT NULL, b_ref int NOT NULL) WITH (autovacuum_enabled = false);
+INSERT INTO a SELECT g, g % 100, g % 50 FROM generate_series(1, 50000) g;
+ANALYZE a;
+CREATE TABLE b (id int, label text);
+INSERT INTO b SELECT g, 'b' || g FROM generate_series(1, 50) g;
+ANALYZE b;
+INSERT INTO a SELECT g, 7777, g % 50 FROM generate_series(50001, 70000) g;
+"""
+
+
+def test_postgres_nested_loop_over_an_underestimated_outer_input(postgres_db: PostgresFactory) -> None:
+    url = postgres_db(PG_NESTED)
+    sql = "SELECT count(*) FROM a JOIN b ON b.id = a.b_ref WHERE a.grp = 7777"
+    report = explain_query(dsn=url, sql=sql, analyze=True)
+    loop = finding(report, "query.nested_loop_large_outer")
+    assert loop.evidence["outer_rows"] == 20000 and loop.evidence["inner_node"] == "Seq Scan"  # type: ignore[attr-defined]
+    miss = next(f for f in report.findings if f.rule_id == "query.row_misestimate" and "public.a" in f.object)
+    assert miss.severity.value == "high" and miss.fix == "ANALYZE public.a;"
+    pg_exec(url, "ANALYZE a")
+    fixed = explain_query(dsn=url, sql=sql, analyze=True)
+    assert "query.nested_loop_large_outer" not in rules(fixed)
