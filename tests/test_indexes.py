@@ -224,3 +224,13 @@ def test_mariadb_heuristic_candidates_and_innodb_duplicate(mysql_db: MysqlFactor
     assert drop.reason == "duplicate" and drop.index.endswith("orders_status_id") is not drop.index.endswith(
         "orders_status"
     )
+
+
+def test_postgres_time_limit_and_missing_statistics_view(postgres_db: PostgresFactory) -> None:
+    url = postgres_db(PG_SHOP)
+    report = suggest_indexes(dsn=url, queries=PG_WORKLOAD, time_limit_s=0.001)
+    assert report.workload.timed_out
+    assert any("time limit" in c for c in report.could_not_check)
+    assert report.recommendations == []
+    with pytest.raises(InputError, match="pg_stat_statements is not installed"):
+        suggest_indexes(dsn=url, from_stats=True)

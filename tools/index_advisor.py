@@ -67,7 +67,14 @@ class HypoPG:
 
     def create(self, cand: Candidate) -> str:
         sql = index_sql(cand, self.tables[cand.table], Dialect.POSTGRES)
-        rows = self.session.catalog("SELECT indexrelid, indexname FROM hypopg_create_index(%s)", [sql])
+        # HypoPG refuses some tables (partitioned parents on old versions): keep the session usable.
+        self.session.catalog("SAVEPOINT dbsage_hypo")
+        try:
+            rows = self.session.catalog("SELECT indexrelid, indexname FROM hypopg_create_index(%s)", [sql])
+        except DbsageError:
+            self.session.catalog("ROLLBACK TO SAVEPOINT dbsage_hypo")
+            raise
+        self.session.catalog("RELEASE SAVEPOINT dbsage_hypo")
         return f"{rows[0]['indexrelid']}:{rows[0]['indexname']}"
 
     def drop(self, name: str) -> None:
@@ -225,7 +232,11 @@ def select_indexes(
         touched = [s for s in live if cand.table in s.tables]
         # Cost without the candidate first: the cache must never see a plan made with it present.
         now = {s.number: cost(s, current).cost for s in touched}
-        handle = whatif.create(cand)
+        try:
+            handle = whatif.create(cand)
+        except (DbsageError, sqlite3.Error) as exc:
+            unbuildable.append(f"{cand.label}: {exc}")
+            return 0.0, 0.0, 0
         try:
             size = sizes.get(cand)
             if size is None:
@@ -242,6 +253,7 @@ def select_indexes(
             whatif.drop(handle)
 
     sizes: dict[Candidate, int] = {}
+    unbuildable: list[str] = []
     heap: list[tuple[float, int, Candidate, float, float]] = []
     for i, cand in enumerate(candidates):
         if time.monotonic() > deadline:
@@ -287,7 +299,8 @@ def select_indexes(
                 whatif.drop(c.handle)
         chosen = kept
         after = {s.number: whatif.cost(s) for s in live}
-    return Selection(chosen, before, after, whatif.calls, timed_out, skipped=skipped)
+    notes = [f"candidate could not be built for what-if: {u}" for u in unbuildable[:5]]
+    return Selection(chosen, before, after, whatif.calls, timed_out, notes=notes, skipped=skipped)
 
 
 def _prune_prefixes(

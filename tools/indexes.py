@@ -232,6 +232,7 @@ def suggest_indexes(
             )
         if selection is not None:
             skipped += selection.skipped
+            could_not += selection.notes
             if selection.timed_out:
                 could_not.append(
                     f"The search stopped at the {time_limit_s:g} s time limit; the set shown is the best found "
