@@ -369,6 +369,9 @@ def test_postgres_heap_fetches_function_on_indexed_column_and_nullable_not_in(
     func = finding(wrapped, "query.function_on_column")
     assert func.severity.value == "high" and func.evidence["column_indexed"] is True  # type: ignore[attr-defined]
     assert func.object == "public.t.account_id"  # type: ignore[attr-defined]
+    mismatch = explain_query(dsn=url, sql="SELECT id FROM t WHERE account_id = 42.0")
+    cast = finding(mismatch, "query.function_on_column")
+    assert cast.severity.value == "high" and "numeric" in cast.message  # type: ignore[attr-defined]
     offline = explain_query(sql="SELECT id FROM t WHERE abs(account_id) = 5", dialect="postgres")
     assert finding(offline, "query.function_on_column").severity.value == "medium"  # type: ignore[attr-defined]
 

@@ -428,7 +428,8 @@ def _report(
     if plan is not None:
         findings += plan_findings(PlanContext(dialect, plan, facts, tree, analyzed))
     disabled = (options or RuleOptions()).disabled
-    kept = sort_findings([f for f in findings if f.rule_id not in disabled])
+    unique = {f.id: f for f in reversed(findings)}  # one finding per rule and object; the static one wins
+    kept = sort_findings([f for f in unique.values() if f.rule_id not in disabled])
     return ExplainReport(
         source=source, dialect=dialect, statement=statement, analyzed=analyzed, plan=plan,
         plan_with_hypothetical=plan_with_hypothetical, cost_before=cost_before, cost_after=cost_after,

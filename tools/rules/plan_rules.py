@@ -7,6 +7,7 @@ discarded rows at 50%/90%.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ class PlanContext:
 def plan_findings(ctx: PlanContext) -> list[Finding]:
     found: list[Finding] = []
     for check in (_full_scans, _misestimates, _removed_by_filter, _spills, _nested_loops, _heap_fetches,
-                  _engine_sorts):
+                  _engine_sorts, _casts_on_indexed_columns):
         found.extend(check(ctx))
     unique: dict[str, Finding] = {}
     for f in found:
@@ -283,6 +284,31 @@ def _heap_fetches(ctx: PlanContext) -> Iterator[Finding]:
             evidence={"heap_fetches": node.heap_fetches, "rows": rows, "index": node.index},
             fix=f"VACUUM (ANALYZE) {table_ref(_as_table(facts), ctx.dialect)};" if facts else None,
         )
+
+
+# PostgreSQL prints a cast the planner added to a column as `(column)::type` in the filter.
+_PG_COLUMN_CAST = re.compile(r"\((?P<column>[A-Za-z_][A-Za-z0-9_$]*|\"(?:[^\"]|\"\")+\")\)::(?P<type>[a-z][a-z0-9 ]*)")
+
+
+def _casts_on_indexed_columns(ctx: PlanContext) -> Iterator[Finding]:
+    """A type mismatch the SQL text does not show: the engine casts an indexed column to compare it."""
+    if ctx.dialect is not Dialect.POSTGRES:
+        return
+    for node in ctx.root.walk():
+        facts = _facts_of(ctx, node)
+        if facts is None or not node.condition or "Filter:" not in node.condition:
+            continue
+        for match in _PG_COLUMN_CAST.finditer(node.condition):
+            column = match["column"].strip('"').replace('""', '"')
+            if column.lower() not in facts.indexed_leading:
+                continue
+            yield make_finding(
+                "query.function_on_column", object_type=ObjectType.COLUMN, obj=f"{facts.qualified_name}.{column}",
+                severity=Severity.HIGH,
+                message=f"The plan casts the indexed column {column} to {match['type'].strip()} to compare it "
+                        "(a type mismatch with the value), so its index is not used.",
+                evidence={"expression": match.group(0), "column_indexed": True, "node": node.kind},
+            )
 
 
 def _engine_sorts(ctx: PlanContext) -> Iterator[Finding]:
