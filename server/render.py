@@ -196,7 +196,8 @@ def _plan_figures(node: PlanNode) -> str:
     if node.est_total_cost is not None:
         parts.append(f"cost {node.est_total_cost:,.1f}")
     if node.actual_time_ms is not None:
-        parts.append(f"{node.actual_time_ms * (node.loops or 1):,.1f} ms")
+        per_loop = "/loop" if node.loops and node.loops > 1 else ""
+        parts.append(f"{node.actual_time_ms:,.1f} ms{per_loop}")
     if node.share is not None:
         parts.append(f"{node.share:.0%} of the plan")
     return f"  [{', '.join(parts)}]" if parts else ""

@@ -436,3 +436,18 @@ def test_postgres_nested_loop_over_an_underestimated_outer_input(postgres_db: Po
     pg_exec(url, "ANALYZE a")
     fixed = explain_query(dsn=url, sql=sql, analyze=True)
     assert "query.nested_loop_large_outer" not in rules(fixed)
+
+
+def test_postgres_shares_under_a_gather_count_worker_time_once() -> None:
+    from dbsage.tools.plans import read_postgres
+
+    def node(kind: str, time: float, loops: int, *children: dict[str, object]) -> dict[str, object]:
+        return {"Node Type": kind, "Total Cost": 10.0, "Plan Rows": 1, "Actual Total Time": time,
+                "Actual Rows": 1, "Actual Loops": loops, "Plans": list(children)}
+
+    # The shape PostgreSQL 15 prints for a parallel sort: per-loop times of the leader and two workers.
+    root = read_postgres([{"Plan": node("Gather Merge", 34.4, 1, node("Sort", 19.75, 3, node("Seq Scan", 19.65, 3)))}])
+    shares = [n.share for n in root.walk()]
+    assert all(s is not None and 0 <= s <= 1 for s in shares)
+    assert sum(s for s in shares if s is not None) == pytest.approx(1.0, abs=0.01)
+    assert shares[2] == pytest.approx(19.65 / 34.4, abs=0.01)

@@ -8,7 +8,7 @@ estimated rows are per loop, actual time is per loop in milliseconds (as Postgre
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -292,15 +292,27 @@ def _sqlite_node(detail: str) -> PlanNode:
 
 def compute_shares(root: PlanNode) -> None:
     """Set each node's exclusive share of the whole: of actual time when known, else of estimated cost."""
-    if root.total_actual_ms() is not None and any(
-        n.total_actual_ms() is not None for n in root.walk() if n is not root
-    ):
-        _shares(root, lambda n: n.total_actual_ms())
+    totals: dict[int, float | None] = {}
+    _actual_totals(root, parallel=False, out=totals)
+    if totals.get(id(root)) is not None and any(v is not None for k, v in totals.items() if k != id(root)):
+        _shares(root, lambda n: totals.get(id(n)))
     elif root.est_total_cost is not None:
         _shares(root, lambda n: n.est_total_cost)
 
 
-def _shares(root: PlanNode, measure: Any) -> None:
+def _actual_totals(node: PlanNode, *, parallel: bool, out: dict[int, float | None]) -> None:
+    """Wall time spent in each node and below. Under a Gather, workers run side by side: a node's
+    per-loop time already is its wall time, and multiplying by the worker loops would count it twice."""
+    if node.actual_time_ms is None:
+        out[id(node)] = None
+    else:
+        out[id(node)] = node.actual_time_ms * (1 if parallel else (node.loops or 1))
+    below_parallel = parallel or node.kind.startswith("Gather")
+    for child in node.children:
+        _actual_totals(child, parallel=below_parallel, out=out)
+
+
+def _shares(root: PlanNode, measure: Callable[[PlanNode], float | None]) -> None:
     whole = measure(root) or 0.0
     if whole <= 0:
         return
@@ -309,7 +321,7 @@ def _shares(root: PlanNode, measure: Any) -> None:
         if own is None:
             continue
         below = sum(measure(c) or 0.0 for c in node.children)
-        node.share = round(max(0.0, own - below) / whole, 4)
+        node.share = round(min(1.0, max(0.0, own - below) / whole), 4)
 
 
 # --- MySQL 8 EXPLAIN ANALYZE (tree text) ----------------------------------------------------------

@@ -221,7 +221,7 @@ def _removed_by_filter(ctx: PlanContext) -> Iterator[Finding]:
         yield make_finding(
             "query.rows_removed_by_filter", object_type=obj_type, obj=f"{obj}:{node.kind}",
             severity=Severity.MEDIUM if share > 0.9 else Severity.LOW,
-            message=f"{node.kind} discards {share:.1%} of the {read:,.0f} rows it reads in a filter.",
+            message=f"{node.kind} discards {share:.2%} of the {read:,.0f} rows it reads in a filter.",
             evidence={"rows_read": read, "rows_removed": removed, "removed_share": round(share, 4)},
         )
 
