@@ -175,13 +175,36 @@ def _full_scans(ctx: PlanContext) -> Iterator[Finding]:
         )
 
 
+def _node_rows(node: PlanNode) -> tuple[float, float] | None:
+    """(estimated, actual) rows a node passes on, per loop; MySQL-family scans count after their condition."""
+    if node.est_rows is None or node.actual_rows is None:
+        return None
+    if node.filtered_pct is not None and node.actual_filtered_pct is not None:
+        return node.est_rows * node.filtered_pct / 100, node.actual_rows * node.actual_filtered_pct / 100
+    return node.est_rows, node.actual_rows
+
+
+def _statistics_fix(ctx: PlanContext, facts: TableFacts | None) -> str | None:
+    if facts is None:
+        return None
+    target = table_ref(_as_table(facts), ctx.dialect)
+    if ctx.dialect is Dialect.MARIADB:
+        # Plain ANALYZE TABLE refreshes only InnoDB's page samples; the column statistics and histograms
+        # MariaDB's selectivity estimates read are collected with PERSISTENT FOR.
+        return f"ANALYZE TABLE {target} PERSISTENT FOR ALL;"
+    if ctx.dialect is Dialect.MYSQL:
+        return f"ANALYZE TABLE {target};"
+    return f"ANALYZE {target};"
+
+
 def _misestimates(ctx: PlanContext) -> Iterator[Finding]:
     if not ctx.analyzed:
         return
     for node in ctx.root.walk():
-        if node.est_rows is None or node.actual_rows is None:
+        rows = _node_rows(node)
+        if rows is None:
             continue
-        est, act = node.est_rows, node.actual_rows
+        est, act = rows
         if max(est, act) < MISESTIMATE_MIN_ROWS:
             continue
         ratio = max(est, act) / max(min(est, act), 1.0)
@@ -190,16 +213,13 @@ def _misestimates(ctx: PlanContext) -> Iterator[Finding]:
         severity = Severity.HIGH if ratio >= 1000 else Severity.MEDIUM if ratio >= 100 else Severity.LOW
         facts = _facts_of(ctx, node)
         obj_type, obj = _object(ctx, node.relation)
-        fix = f"ANALYZE {table_ref(_as_table(facts), ctx.dialect)};" if facts else None
-        if facts and ctx.dialect.is_mysql_family:
-            fix = f"ANALYZE TABLE {table_ref(_as_table(facts), ctx.dialect)};"
         direction = "under" if act > est else "over"
         yield make_finding(
             "query.row_misestimate", object_type=obj_type, obj=f"{obj}:{node.kind}", severity=severity,
             message=f"{node.kind}{' on ' + node.relation if node.relation else ''} {direction}estimated its rows "
                     f"x{ratio:,.0f} (estimated {est:,.0f}, actual {act:,.0f} per loop).",
             evidence={"estimated_rows": est, "actual_rows": act, "ratio": round(ratio, 1), "node": node.kind},
-            fix=fix,
+            fix=_statistics_fix(ctx, facts),
         )
 
 
