@@ -103,8 +103,10 @@ def test_postgres_params_writes_and_bad_input(postgres_db: PostgresFactory) -> N
         explain_query(dsn=url, sql="DELETE FROM t WHERE id = 1", analyze=True)
     assert refused.value.reason == "explain_analyze_write"
     done = explain_query(dsn=url, sql="INSERT INTO t VALUES (1, 'a')", analyze=True, allow_write_analyze=True)
-    assert done.analyzed
-    assert explain_query(dsn=url, sql="SELECT count(*) FROM t").plan is not None  # nothing was kept
+    assert done.analyzed and done.plan is not None and done.plan.kind == "ModifyTable"
+    u = parse_url(url)
+    with psycopg.connect(host=u.host, port=u.port, user=u.user, dbname=u.database) as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)  # the analyzed INSERT was rolled back
     with pytest.raises(QueryFailed, match="missing_table"):
         explain_query(dsn=url, sql="SELECT * FROM missing_table")
     with pytest.raises(InputError, match="does not parse"):
@@ -154,6 +156,16 @@ def test_mariadb_full_scan_fix_and_analyze(mysql_db: MysqlFactory) -> None:
         explain_query(dsn=url, sql="UPDATE events SET kind = 'x' WHERE id = 1", analyze=True)
     plain = explain_query(dsn=url, sql="UPDATE events SET kind = 'x' WHERE id = 1")
     assert plain.plan is not None
+    ran = explain_query(dsn=url, sql="UPDATE events SET kind = 'x' WHERE id < 100", analyze=True,
+                        allow_write_analyze=True)
+    assert ran.analyzed and ran.statement is not None and ran.statement.startswith("ANALYZE FORMAT=JSON UPDATE")
+    conn = pymysql.connect(host=u.host, port=u.port or 3306, user=u.user or "root", database=u.database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM events WHERE kind = 'x'")
+            assert cur.fetchone() == (0,)  # the analyzed UPDATE was rolled back
+    finally:
+        conn.close()
     with pytest.raises(QueryFailed, match="nope"):
         explain_query(dsn=url, sql="SELECT * FROM nope")
 
