@@ -470,3 +470,18 @@ def test_postgres_shares_under_a_gather_count_worker_time_once() -> None:
     assert all(s is not None and 0 <= s <= 1 for s in shares)
     assert sum(s for s in shares if s is not None) == pytest.approx(1.0, abs=0.01)
     assert shares[2] == pytest.approx(19.65 / 34.4, abs=0.01)
+
+
+def test_write_analyze_is_refused_on_a_production_database(sqlite_db: SqliteFactory) -> None:
+    from dbsage.server.calls import explain_query as call_explain
+    from dbsage.server.config import DatabaseConfig, DbsageConfig
+
+    url = sqlite_db("CREATE TABLE t (id INTEGER PRIMARY KEY);")
+    config = DbsageConfig(databases={"prod": DatabaseConfig(url=url, production=True)})
+    with pytest.raises(GuardRefused) as refused:
+        call_explain(config, sql="DELETE FROM t", database="prod", analyze=True, allow_write_analyze=True)
+    assert refused.value.reason == "production"
+    report = call_explain(config, sql="DELETE FROM t WHERE id = 1", database="prod")
+    assert report.source == "prod" and report.plan is not None
+    with pytest.raises(InputError, match="need a database"):
+        call_explain(config, sql="SELECT 1", dialect="sqlite", analyze=True)
