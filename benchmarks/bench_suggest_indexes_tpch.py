@@ -371,8 +371,8 @@ def main() -> int:
             wl = report.workload
             size = sum(r.size_bytes or 0 for r in report.recommendations)
             geo = geomean_ratio(report)
-            print(f"\nbudget {budget} MB: {wl.queries_analyzed}/22 analysed, {len(report.recommendations)} indexes, "
-                  f"{size / 1e6:.1f} MB")
+            print(f"\nbudget {budget} MiB: {wl.queries_analyzed}/22 analysed, {len(report.recommendations)} indexes, "
+                  f"{size / 2**20:.1f} MiB")
             print(f"  relative workload cost {wl.relative_cost}  geometric mean of ratios {geo:.3f}")
             print(f"  advisor wall time {wall:.1f} s, what-if calls {wl.whatif_calls}, candidates {wl.candidates}, "
                   f"timed out: {wl.timed_out}")
@@ -380,7 +380,7 @@ def main() -> int:
                 print(f"  skipped query {s.query}: {s.reason}")
             for r in report.recommendations:
                 inc = f" INCLUDE ({', '.join(r.include)})" if r.include else ""
-                print(f"  {r.table}({', '.join(r.columns)}){inc}  {(r.size_bytes or 0) / 1e6:.1f} MB  "
+                print(f"  {r.table}({', '.join(r.columns)}){inc}  {(r.size_bytes or 0) / 2**20:.1f} MiB  "
                       f"queries {[q.query for q in r.queries]}")
             if budget == 500:
                 chosen = report

@@ -153,7 +153,9 @@ def suggest_indexes(
     """Recommend indexes for a workload on the database at `dsn`, and the existing ones to drop.
 
     `queries` holds SQL texts (an entry may hold several statements separated by semicolons);
-    `from_stats` reads the workload from pg_stat_statements instead.
+    `from_stats` reads the workload from pg_stat_statements instead. `budget_mb` is in MiB (2**20
+    bytes) of estimated index size; `max_width` caps key columns per index; at `time_limit_s` the
+    search stops with the best set found so far; `progress` receives one line per step.
     """
     started = time.monotonic()
     say = progress or _quiet
