@@ -6,6 +6,7 @@ paging arguments; this module is the one place that resolves them, so the two ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from dbsage.tools.catalog import Catalog
 from dbsage.tools.errors import GuardRefused, InputError
 from dbsage.tools.explain import ExplainReport
 from dbsage.tools.findings import Finding, Severity
+from dbsage.tools.indexes import IndexReport
+from dbsage.tools.indexes import suggest_indexes as run_suggest_indexes
 from dbsage.tools.schema import (
     Detail,
     SchemaReport,
@@ -136,4 +139,26 @@ def explain_query(
         dsn=target.url, sql=sql, params=params, analyze=analyze, allow_write_analyze=allow_write_analyze,
         hypothetical_indexes=hypothetical_indexes, limits=target.limits, source_name=target.name,
         options=options,
+    )
+
+
+def suggest_indexes(
+    config: DbsageConfig,
+    *,
+    database: str,
+    allow_url: bool | None = None,
+    queries: list[str] | None = None,
+    from_stats: bool = False,
+    budget_mb: float = 500,
+    max_indexes: int = 10,
+    max_width: int = 3,
+    time_limit_s: float = 30,
+    progress: Callable[[str], None] | None = None,
+) -> IndexReport:
+    """suggest_indexes on a configured database (or a URL where allowed)."""
+    target = config.target(database, allow_url=allow_url)
+    return run_suggest_indexes(
+        dsn=target.url, queries=queries, from_stats=from_stats, budget_mb=budget_mb, max_indexes=max_indexes,
+        max_width=max_width, time_limit_s=time_limit_s, limits=target.limits, source_name=target.name,
+        progress=progress,
     )

@@ -105,6 +105,28 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     explain.set_defaults(handler=cmd_explain_query)
 
+    suggest = commands.add_parser(
+        "suggest-indexes",
+        help="indexes for a workload, chosen by measured benefit, and the ones to drop",
+        description="Recommend indexes for a workload (what-if plans with HypoPG on PostgreSQL, an in-memory "
+        "copy on SQLite) and list existing indexes to drop. The database defaults to $DATABASE_URL.",
+    )
+    where = suggest.add_mutually_exclusive_group()
+    where.add_argument("--dsn", metavar="URL", help="database URL (prefer $DATABASE_URL: ps shows arguments)")
+    where.add_argument("--database", metavar="NAME", help="a database named in the configuration")
+    workload = suggest.add_mutually_exclusive_group(required=True)
+    workload.add_argument(
+        "--queries", nargs="+", metavar="FILE", help="files of statements separated by semicolons"
+    )
+    workload.add_argument("--from-stats", action="store_true", help="the workload from pg_stat_statements")
+    suggest.add_argument("--budget-mb", type=float, default=500, metavar="N", help="storage budget (default 500)")
+    suggest.add_argument("--max-indexes", type=_positive_int, default=10, metavar="N")
+    suggest.add_argument("--max-width", type=_positive_int, default=3, metavar="N", help="columns per index")
+    suggest.add_argument("--time-limit", type=float, default=30, metavar="S", help="seconds (default 30)")
+    _add_output_flags(suggest, ["text", "json", "markdown", "sarif"])
+    suggest.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    suggest.set_defaults(handler=cmd_suggest_indexes)
+
     rules = commands.add_parser("rules", help="the rule catalog", description="List every rule dbsage knows.")
     rules.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     rules.set_defaults(handler=cmd_rules)
@@ -239,6 +261,40 @@ def cmd_explain_query(args: argparse.Namespace, out: TextIO) -> int:
         hypothetical_indexes=args.hypothetical_index,
     )
     out.write(render_report(report, args.format, color=use_color(out), artifact=args.file))
+    fail_on = None if args.fail_on == "none" else Severity(args.fail_on)
+    if fail_on is None:
+        return EXIT_OK
+    return EXIT_FINDINGS if report.fails(fail_on) else EXIT_OK
+
+
+def cmd_suggest_indexes(args: argparse.Namespace, out: TextIO) -> int:
+    from dbsage.server.calls import suggest_indexes
+    from dbsage.server.config import URL_ENV, load_config
+    from dbsage.server.render import render_report, use_color
+    from dbsage.tools.sources.resolve import read_sql_file
+
+    config = load_config(args.config)
+    database: str | None = args.database or args.dsn or os.environ.get(URL_ENV, "").strip() or None
+    if database is None:
+        raise InputError("No database given.", hint=f"pass --dsn URL, --database NAME or set ${URL_ENV}")
+    queries = [read_sql_file(path) for path in args.queries] if args.queries else None
+
+    def progress(message: str) -> None:
+        print(f"dbsage: {message}", file=sys.stderr, flush=True)
+
+    report = suggest_indexes(
+        config,
+        database=database,
+        allow_url=args.database is None,
+        queries=queries,
+        from_stats=args.from_stats,
+        budget_mb=args.budget_mb,
+        max_indexes=args.max_indexes,
+        max_width=args.max_width,
+        time_limit_s=args.time_limit,
+        progress=progress,
+    )
+    out.write(render_report(report, args.format, color=use_color(out), artifact=None))
     fail_on = None if args.fail_on == "none" else Severity(args.fail_on)
     if fail_on is None:
         return EXIT_OK

@@ -35,12 +35,14 @@ from dbsage.knowledge.rulebook import load_rules
 from dbsage.server.calls import Source
 from dbsage.server.calls import explain_query as run_explain_query
 from dbsage.server.calls import inspect_schema as run_inspect_schema
+from dbsage.server.calls import suggest_indexes as run_suggest_indexes
 from dbsage.server.config import DbsageConfig, is_loopback
 from dbsage.server.render import rules_catalog
 from dbsage.tools import __version__
 from dbsage.tools.errors import ConfigError, DbsageError, InputError
 from dbsage.tools.explain import ExplainReport
 from dbsage.tools.findings import Severity
+from dbsage.tools.indexes import IndexReport
 from dbsage.tools.schema import SchemaReport
 
 log = logging.getLogger("dbsage.server")
@@ -59,6 +61,11 @@ EXPLAIN_QUERY_DESCRIPTION = (
     "One statement's plan (EXPLAIN; analyze=true runs it, writes only with allow_write_analyze and rolled back) "
     "as a normalised tree with findings and fix SQL. Without a database, pass dialect: static checks of the "
     "SQL text. hypothetical_indexes: CREATE INDEX texts costed with HypoPG (PostgreSQL)."
+)
+SUGGEST_INDEXES_DESCRIPTION = (
+    "Indexes for a workload (queries: SQL texts; or from_stats: pg_stat_statements), chosen by what-if cost "
+    "(HypoPG on PostgreSQL) under budget_mb and max_indexes, with CREATE INDEX SQL, per-query costs, the "
+    "workload's relative_cost, and existing indexes to drop."
 )
 # The summary quotes at most this many findings; the structured content has them all.
 SUMMARY_FINDINGS = 20
@@ -363,6 +370,65 @@ def _explain_query_tool(config: DbsageConfig) -> Tool:
     return tool
 
 
+def summarize_indexes(report: IndexReport) -> str:
+    """What a model reads first: the indexes to build and drop; costs and evidence are in the structured content."""
+    w = report.workload
+    cost = f", relative workload cost {w.relative_cost:.3f}" if w.relative_cost is not None else ""
+    lines = [
+        f"suggest_indexes on {_quote(report.source)} ({report.dialect.value}, {w.method}): "
+        f"{len(report.recommendations)} to create, {len(report.drop)} to drop{cost}; "
+        f"{w.queries_analyzed} queries analysed, {len(w.queries_skipped)} skipped."
+    ]
+    quoted = [f"- create: {_quote(r.create_sql, 300)}" for r in report.recommendations]
+    quoted += [f"- drop ({d.reason}): {_quote(d.drop_sql or d.index, 300)}" for d in report.drop]
+    quoted += [f"- not checked: {_quote(gap)}" for gap in report.could_not_check]
+    if quoted:
+        lines += [BEGIN_DATA, *quoted[:SUMMARY_FINDINGS], END_DATA]
+    return "\n".join(lines)
+
+
+def _suggest_indexes_tool(config: DbsageConfig) -> Tool:
+    def suggest_indexes(
+        database: Annotated[str | None, Field(description="Configured database name")] = None,
+        queries: Annotated[list[str] | None, Field(description="The workload's SQL texts")] = None,
+        from_stats: bool = False,
+        budget_mb: Annotated[float, Field(gt=0)] = 500,
+        max_indexes: Annotated[int, Field(ge=1, le=100)] = 10,
+        max_width: Annotated[int, Field(ge=1, le=8)] = 3,
+        time_limit_s: Annotated[float, Field(gt=0, le=600)] = 30,
+    ) -> Annotated[CallToolResult, IndexReport]:
+        try:
+            report = run_suggest_indexes(
+                config, database=database or _default_database(config), queries=queries, from_stats=from_stats,
+                budget_mb=budget_mb, max_indexes=max_indexes, max_width=max_width, time_limit_s=time_limit_s,
+            )
+        except DbsageError as exc:
+            return error_result(exc)
+        except Exception as exc:
+            return _internal_error(exc, "suggest_indexes")
+        return CallToolResult(
+            content=[TextContent(type="text", text=summarize_indexes(report))],
+            structured_content=report.model_dump(mode="json"),
+        )
+
+    tool = Tool.from_function(
+        suggest_indexes,
+        name="suggest_indexes",
+        title="Suggest indexes",
+        description=SUGGEST_INDEXES_DESCRIPTION,
+        # What-if indexes are hypothetical (HypoPG) or built on dbsage's own copy: nothing persists.
+        annotations=ToolAnnotations(
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    tool.parameters = compact_schema(tool.parameters, keep_null=False)
+    tool.fn_metadata.output_schema = report_output_schema(IndexReport)
+    return tool
+
+
 def _default_database(config: DbsageConfig) -> str:
     if len(config.databases) == 1:
         return next(iter(config.databases))
@@ -547,7 +613,7 @@ def build_server(config: DbsageConfig, *, http_url: str | None = None) -> MCPSer
         title="dbsage",
         instructions=INSTRUCTIONS,
         version=__version__,
-        tools=[_inspect_schema_tool(config), _explain_query_tool(config)],
+        tools=[_inspect_schema_tool(config), _explain_query_tool(config), _suggest_indexes_tool(config)],
         auth=auth,
         token_verifier=verifier,
         log_level="WARNING",

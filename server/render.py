@@ -20,6 +20,7 @@ from dbsage.knowledge.rulebook import RuleDoc, load_rules
 from dbsage.tools import __version__
 from dbsage.tools.explain import ExplainReport
 from dbsage.tools.findings import Finding, Severity
+from dbsage.tools.indexes import IndexReport
 from dbsage.tools.plans import PlanNode
 from dbsage.tools.report import Report
 from dbsage.tools.schema import SchemaReport
@@ -110,6 +111,13 @@ def _severity_counts(report: Report) -> dict[str, int]:
 
 
 def _text_header(report: Report) -> list[str]:
+    if isinstance(report, IndexReport):
+        w = report.workload
+        return [
+            f"suggest_indexes: {_one_line(report.source)} ({report.dialect.value}, {w.method})",
+            f"{w.queries_analyzed} queries analysed, {len(w.queries_skipped)} skipped; "
+            f"{w.whatif_calls} what-if plans in {w.elapsed_s:.1f}s" + (" (time limit reached)" if w.timed_out else ""),
+        ]
     if isinstance(report, ExplainReport):
         mode = "analyzed" if report.analyzed else ("estimated plan" if report.plan else "SQL text only")
         lines = [f"explain_query: {_one_line(report.source)} ({report.dialect.value}, {mode})"]
@@ -227,6 +235,28 @@ def _text_plan(report: ExplainReport) -> list[str]:
     return lines
 
 
+def _text_indexes(report: IndexReport) -> list[str]:
+    w = report.workload
+    lines: list[str] = ["", f"Recommended indexes ({len(report.recommendations)}):"]
+    for r in report.recommendations:
+        size = f", ~{r.size_bytes / 1_048_576:.1f} MiB" if r.size_bytes else ""
+        checked = "" if r.verified else " (unverified)"
+        lines.append(f"  {_one_line(r.table)}({', '.join(r.columns)}){size}{checked}")
+        lines.append(f"      {_one_line(r.create_sql)}")
+    if w.relative_cost is not None:
+        lines.append(
+            f"Workload cost {w.cost_before:,.1f} -> {w.cost_after:,.1f} ({w.cost_unit}): "
+            f"relative cost {w.relative_cost:.3f}"
+        )
+    lines += ["", f"Indexes to drop ({len(report.drop)}):"]
+    for d in report.drop:
+        lines.append(f"  {_one_line(d.index)}: {d.reason.replace('_', ' ')}")
+        if d.drop_sql:
+            lines.append(f"      {_one_line(d.drop_sql)}")
+    lines += [f"Skipped query {q.query}: {_one_line(q.reason)}" for q in w.queries_skipped]
+    return lines
+
+
 def render_text(report: Report, *, color: bool = False) -> str:
     """For a person at a terminal."""
     lines = _text_header(report)
@@ -234,6 +264,8 @@ def render_text(report: Report, *, color: bool = False) -> str:
     lines += _text_findings(report.findings, color)
     if isinstance(report, ExplainReport):
         lines += _text_plan(report)
+    if isinstance(report, IndexReport):
+        lines += _text_indexes(report)
     if isinstance(report, SchemaReport):
         tables = _text_tables(report)
         if tables:
@@ -245,7 +277,7 @@ def render_text(report: Report, *, color: bool = False) -> str:
             lines.append(f"More tables: run again with --cursor {report.next_cursor}")
         for gap in report.could_not_check:
             lines.append(f"Not checked: {_one_line(gap)}")
-    if isinstance(report, ExplainReport):
+    if isinstance(report, ExplainReport | IndexReport):
         lines += [f"Not checked: {_one_line(gap)}" for gap in report.could_not_check]
     return "\n".join(lines) + "\n"
 
@@ -299,6 +331,8 @@ def render_markdown(report: Report) -> str:
             f"{report.dialect.value}{version}; {report.totals.get('tables', 0)} tables, "
             f"{report.totals.get('views', 0)} views; page {report.page} of {report.pages}."
         )
+    elif isinstance(report, IndexReport):
+        out.append(f"# suggest_indexes: {_md(report.source)}")
     elif isinstance(report, ExplainReport):
         out.append(f"# explain_query: {_md(report.source)}")
         if report.statement:
@@ -320,6 +354,17 @@ def render_markdown(report: Report) -> str:
     if isinstance(report, ExplainReport):
         if report.plan is not None:
             out += ["", "## Plan", "", "```text", *plan_tree_lines(report.plan), "```"]
+        if report.could_not_check:
+            out += ["", "Not checked:", *[f"- {_md(gap)}" for gap in report.could_not_check]]
+    if isinstance(report, IndexReport):
+        out += ["", "## Recommended indexes", ""]
+        out += [_md_fence("\n".join(r.create_sql for r in report.recommendations)) if report.recommendations
+                else "None."]
+        out += ["", "## Indexes to drop", ""]
+        out += [f"- {_md_code(d.index)}: {d.reason.replace('_', ' ')}" for d in report.drop] or ["None."]
+        w = report.workload
+        if w.relative_cost is not None:
+            out += ["", f"Workload relative cost: {w.relative_cost:.3f} ({w.cost_unit})."]
         if report.could_not_check:
             out += ["", "Not checked:", *[f"- {_md(gap)}" for gap in report.could_not_check]]
     if isinstance(report, SchemaReport) and report.tables:

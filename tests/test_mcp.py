@@ -73,7 +73,7 @@ def rule_objects(report: SchemaReport, rule_id: str) -> set[str]:
 
 def test_tools_list_offers_inspect_schema_with_schemas_and_annotations() -> None:
     tools = with_client(config_for(), lambda c: c.list_tools()).tools
-    assert [t.name for t in tools] == ["inspect_schema", "explain_query"]
+    assert [t.name for t in tools] == ["inspect_schema", "explain_query", "suggest_indexes"]
     tool = tools[0]
     assert tool.output_schema is not None
     assert {"findings", "severity_counts", "next_cursor"} <= set(tool.output_schema["properties"])
@@ -357,7 +357,7 @@ def test_stdio_end_to_end(
             return listed, results
 
     listed, results = anyio.run(session)
-    assert [t.name for t in listed] == ["inspect_schema", "explain_query"]
+    assert [t.name for t in listed] == ["inspect_schema", "explain_query", "suggest_indexes"]
     assert listed[0].output_schema is not None and "findings" in listed[0].output_schema["properties"]
     fixtures["ddl"] = "planted_postgres.sql"
     for name, result in results.items():
