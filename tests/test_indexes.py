@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from dbsage.tools import indexes
 from dbsage.tools.catalog import Catalog, Column, Dialect, Index, IndexKey, Table
 from dbsage.tools.errors import InputError
 from dbsage.tools.index_candidates import QueryShape, Skipped, analyse_query, candidates_for, split_statements
 from dbsage.tools.indexes import suggest_indexes
-from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory
+from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory, need
 
 PG_SHOP = """
 CREATE EXTENSION IF NOT EXISTS hypopg;
@@ -234,3 +235,38 @@ def test_postgres_time_limit_and_missing_statistics_view(postgres_db: PostgresFa
     assert report.recommendations == []
     with pytest.raises(InputError, match="pg_stat_statements is not installed"):
         suggest_indexes(dsn=url, from_stats=True)
+
+
+def test_postgres_parameters_get_typical_values_and_stats_workload(
+    postgres_db: PostgresFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = postgres_db(PG_SHOP + "\nCREATE EXTENSION IF NOT EXISTS pg_stat_statements;")
+    report = suggest_indexes(
+        dsn=url,
+        queries=[
+            "SELECT product_id, quantity FROM order_items WHERE product_id = $1 AND quantity >= $2 LIMIT $3",
+            "SELECT * FROM orders WHERE $1 = $2",
+        ],
+    )
+    assert report.workload.queries_analyzed == 1
+    assert [s.query for s in report.workload.queries_skipped] == [2]
+    assert "statistics" in report.workload.queries_skipped[0].reason
+    assert any("pg_stats" in c for c in report.could_not_check)
+    assert report.recommendations and report.recommendations[0].columns[0] == "product_id"
+
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        settings = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name = 'shared_preload_libraries'"))
+        need(
+            "pg_stat_statements" in settings.get("shared_preload_libraries", ""),
+            "pg_stat_statements is not preloaded",
+            "add it to shared_preload_libraries",
+        )
+        for n in range(60):
+            conn.execute("SELECT sum(quantity) FROM order_items WHERE product_id = %s", [n]).fetchall()
+    # A fast machine may run the scan in under the 5 ms mean a production workload is filtered by.
+    monkeypatch.setattr(indexes, "STATS_MIN_MEAN_MS", 0.0)
+    stats = suggest_indexes(dsn=url, from_stats=True)
+    assert stats.workload.queries_analyzed >= 1
+    assert ("public.order_items", "product_id") in {(r.table, r.columns[0]) for r in stats.recommendations}

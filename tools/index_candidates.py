@@ -422,3 +422,55 @@ def heuristic_candidates(
 
     picks.sort(key=rank)
     return [(c, wanted[c]) for c in picks[:max_indexes]]
+
+
+# ---------------------------------------------------------------- bind parameters
+
+ValueLookup = Callable[[TableKey, str], str | None]
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)
+
+
+def bind_typical_values(sql: str, catalog: Catalog, lookup: ValueLookup) -> str:
+    """`sql` with each $n replaced by a typical value of the column it is compared with.
+
+    pg_stat_statements keeps queries with their constants replaced by $n, and PostgreSQL 15 cannot
+    plan those generically through EXPLAIN; a common value from the column's statistics gives the
+    planner a representative selectivity. Raises ValueError with the reason when a parameter has no
+    column to take a value from.
+    """
+    read = _READ[catalog.dialect]
+    tree = sqlglot.parse_one(sql, read=read)
+    qualified = qualify(
+        tree, schema=_schema_mapping(catalog), dialect=read, db=default_schema(catalog),
+        validate_qualify_columns=False, quote_identifiers=False,
+    )
+    by_alias = {t.alias_or_name: t for t in qualified.find_all(exp.Table)}
+    tables = {(t.schema_name.lower(), t.name.lower()): t for t in catalog.tables}
+    schema = default_schema(catalog)
+    for param in list(qualified.find_all(exp.Parameter, exp.Placeholder)):
+        node: exp.Expr = param
+        while isinstance(node.parent, exp.Cast | exp.Paren):
+            node = node.parent
+        parent = node.parent
+        if isinstance(parent, exp.Limit | exp.Offset | exp.Fetch):
+            node.replace(exp.Literal.number(10 if isinstance(parent, exp.Limit | exp.Fetch) else 0))
+            continue
+        column: exp.Expr | None = None
+        if isinstance(parent, _COMPARISONS):
+            column = parent.left if parent.right is node else parent.right
+        elif isinstance(parent, exp.In | exp.Between):
+            column = parent.this
+        column = _unwrap(column) if column is not None else None
+        value: str | None = None
+        if isinstance(column, exp.Column) and column.table in by_alias:
+            source = by_alias[column.table]
+            table = tables.get(((source.db or schema).lower(), source.name.lower()))
+            real = table.column(column.name) if table is not None else None
+            if table is not None and real is not None:
+                value = lookup((table.schema_name, table.name), real.name)
+        if value is None:
+            raise ValueError(
+                f"has parameter {param.sql(dialect=read)} with no column statistics to take a typical value from"
+            )
+        node.replace(exp.Literal.string(value))
+    return str(qualified.sql(dialect=read))

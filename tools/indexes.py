@@ -27,6 +27,7 @@ from dbsage.tools.index_candidates import (
     QueryShape,
     Skipped,
     analyse_query,
+    bind_typical_values,
     candidates_for,
     heuristic_candidates,
     split_statements,
@@ -167,8 +168,13 @@ def suggest_indexes(
         texts = _workload_texts(db, queries, from_stats)
         shapes: list[QueryShape] = []
         skipped: list[Skipped] = []
+        bound = _bind_parameters(db, catalog, texts) if db.dialect is Dialect.POSTGRES else {}
         for number, sql in enumerate(texts, 1):
-            result = analyse_query(number, sql, catalog)
+            value = bound.get(number)
+            if isinstance(value, Skipped):
+                skipped.append(value)
+                continue
+            result = analyse_query(number, value if value is not None else sql, catalog)
             (skipped if isinstance(result, Skipped) else shapes).append(result)  # type: ignore[arg-type]
         if not shapes:
             reasons = "; ".join(f"query {s.number} {s.reason}" for s in skipped[:3])
@@ -185,6 +191,11 @@ def suggest_indexes(
             if w is not None:
                 d.evidence["rows_written_since_reset"] = w["written"]
         could_not: list[str] = []
+        if any(isinstance(v, str) for v in bound.values()):
+            could_not.append(
+                "Queries with $n parameters were costed with typical values from the columns' statistics "
+                "(pg_stats) in place of the parameters; other values may plan differently."
+            )
         deadline = started + time_limit_s
         budget = int(budget_mb * 1024 * 1024)
         selection: Selection | None = None
@@ -321,6 +332,49 @@ def _workload_texts(db: LiveDatabase, queries: list[str] | None, from_stats: boo
             hint="pass the workload as queries",
         )
     return [str(r["query"]) for r in rows]
+
+
+def _bind_parameters(db: LiveDatabase, catalog: Catalog, texts: list[str]) -> dict[int, str | Skipped]:
+    """For each query with $n parameters: the query with typical values, or why it has none."""
+    wanted = {n: sql for n, sql in enumerate(texts, 1) if "$" in sql}
+    if not wanted:
+        return {}
+    out: dict[int, str | Skipped] = {}
+    with db.session() as session:
+        cache: dict[tuple[str, str, str], str | None] = {}
+
+        def lookup(table: tuple[str, str], column: str) -> str | None:
+            key = (table[0], table[1], column)
+            if key not in cache:
+                rows = session.catalog(
+                    "SELECT most_common_vals::text::text[] AS mcv, histogram_bounds::text::text[] AS hist"
+                    " FROM pg_stats WHERE schemaname = %s AND tablename = %s AND attname = %s",
+                    [table[0], table[1], column],
+                )
+                value: str | None = None
+                if rows:
+                    mcv, hist = rows[0]["mcv"], rows[0]["hist"]
+                    if mcv:
+                        value = str(mcv[0])
+                    elif hist:
+                        value = str(hist[len(hist) // 2])
+                cache[key] = value
+            return cache[key]
+
+        for number, sql in wanted.items():
+            parsed = analyse_query(number, sql, catalog)
+            if isinstance(parsed, Skipped) and "bind parameters" not in parsed.reason:
+                out[number] = parsed
+                continue
+            if isinstance(parsed, QueryShape):
+                continue  # a dollar sign inside a string, not a parameter
+            try:
+                out[number] = bind_typical_values(sql, catalog, lookup)
+            except ValueError as exc:
+                out[number] = Skipped(number, sql, str(exc))
+            except Exception as exc:  # sqlglot's optimizer raises plain errors on shapes it cannot resolve
+                out[number] = Skipped(number, sql, f"could not be resolved against the schema: {str(exc)[:200]}")
+    return out
 
 
 def _has_hypopg(catalog: Catalog) -> bool:
