@@ -270,3 +270,20 @@ def test_postgres_parameters_get_typical_values_and_stats_workload(
     stats = suggest_indexes(dsn=url, from_stats=True)
     assert stats.workload.queries_analyzed >= 1
     assert ("public.order_items", "product_id") in {(r.table, r.columns[0]) for r in stats.recommendations}
+
+
+def test_postgres_partial_index_for_a_fixed_predicate(postgres_db: PostgresFactory) -> None:
+    url = postgres_db(
+        "CREATE EXTENSION IF NOT EXISTS hypopg;"
+        "CREATE TABLE accounts (id int PRIMARY KEY, email text NOT NULL, deleted_at timestamptz);"
+        "INSERT INTO accounts SELECT g, 'u' || g || '@example.com',"
+        " CASE WHEN g % 10 = 0 THEN NULL ELSE now() END FROM generate_series(1, 100000) g;"
+        "ANALYZE accounts;"
+    )
+    report = suggest_indexes(
+        dsn=url, queries=["SELECT id FROM accounts WHERE email = 'u40@example.com' AND deleted_at IS NULL"]
+    )
+    [rec] = report.recommendations
+    assert rec.columns == ["email"] and rec.predicate == "deleted_at IS NULL"
+    assert rec.create_sql.endswith("(email) WHERE deleted_at IS NULL;")
+    assert report.workload.relative_cost is not None and report.workload.relative_cost < 0.05

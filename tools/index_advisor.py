@@ -53,6 +53,8 @@ def index_sql(cand: Candidate, table: Table, dialect: Dialect, name: str | None 
     sql = f"CREATE INDEX {target}ON {table_ref(table, dialect)} ({column_list(cand.columns, dialect)})"
     if cand.include:
         sql += f" INCLUDE ({column_list(cand.include, dialect)})"
+    if cand.predicate:
+        sql += f" WHERE {cand.predicate}"
     return sql
 
 
@@ -334,6 +336,7 @@ def _plan_name(handle: str) -> str:
 def _prefix_of(short: Candidate, long: Candidate) -> bool:
     return (
         short.table == long.table
+        and short.predicate == long.predicate
         and not short.include
         and len(short.columns) <= len(long.columns)
         and long.columns[: len(short.columns)] == short.columns

@@ -19,7 +19,8 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from dbsage.tools.catalog import Catalog, Dialect, Index, Table
+from dbsage.tools.catalog import Catalog, Dialect, Table
+from dbsage.tools.rules.fix_sql import quote
 
 TableKey = tuple[str, str]
 _STATEMENTS = (
@@ -50,6 +51,8 @@ class TableUse:
     group: list[str] = field(default_factory=list)
     order: list[str] = field(default_factory=list)
     referenced: list[str] = field(default_factory=list)
+    # Constant predicates on one column ("deleted_at IS NULL", "active = true"), as PostgreSQL SQL.
+    constants: dict[str, str] = field(default_factory=dict)
 
     def add(self, bucket: list[str], column: str) -> None:
         if column not in bucket:
@@ -84,11 +87,13 @@ class Candidate:
     table: TableKey
     columns: tuple[str, ...]
     include: tuple[str, ...] = ()
+    predicate: str | None = None
 
     @property
     def label(self) -> str:
         inc = f" INCLUDE ({', '.join(self.include)})" if self.include else ""
-        return f"{self.table[0]}.{self.table[1]}({', '.join(self.columns)}){inc}"
+        where = f" WHERE {self.predicate}" if self.predicate else ""
+        return f"{self.table[0]}.{self.table[1]}({', '.join(self.columns)}){inc}{where}"
 
 
 def _schema_mapping(catalog: Catalog) -> dict[str, object]:
@@ -271,6 +276,10 @@ def _conjuncts(e: exp.Expr) -> Iterator[exp.Expr]:
         yield e
 
 
+def _is_constant(e: exp.Expr) -> bool:
+    return isinstance(e, exp.Literal | exp.Boolean | exp.Null)
+
+
 def _unwrap(e: exp.Expr) -> exp.Expr:
     while isinstance(e, exp.Paren):
         e = e.this
@@ -296,6 +305,9 @@ def _classify(
         if other is not None and not free_of(other, r[2]):
             return
         u = get(r[0])
+        if kind == "eq" and other is not None and _is_constant(other):
+            keyword = "IS" if isinstance(c, exp.Is) else "="
+            u.constants.setdefault(r[1], f"{quote(r[1], Dialect.POSTGRES)} {keyword} {other.sql(dialect='postgres')}")
         if kind == "eq" and other is not None and other.find(exp.Column) is not None:
             u.add(u.join, r[1])
         else:
@@ -327,7 +339,10 @@ def _existing_serves(table: Table | None, cand: Candidate) -> bool:
         return False
     want = [c.lower() for c in cand.columns]
     for ix in table.indexes:
-        if not _plain_btree(ix):
+        if not ix.valid or ix.method.lower() != "btree":
+            continue
+        # A full index serves a partial candidate; a partial index serves only the same predicate.
+        if ix.predicate is not None and (cand.predicate is None or _norm(ix.predicate) != _norm(cand.predicate)):
             continue
         keys = [k.column.lower() if k.column else "" for k in ix.keys]
         if keys[: len(want)] != want:
@@ -338,8 +353,8 @@ def _existing_serves(table: Table | None, cand: Candidate) -> bool:
     return False
 
 
-def _plain_btree(ix: Index) -> bool:
-    return ix.valid and ix.predicate is None and ix.method.lower() == "btree"
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch not in "() ")
 
 
 def candidates_for(
@@ -348,11 +363,41 @@ def candidates_for(
     """Every distinct candidate the workload suggests, minus what existing indexes already serve."""
     tables = {(t.schema_name, t.name): t for t in catalog.tables}
     found: dict[Candidate, None] = {}
+    shared: dict[tuple[TableKey, str], int] = {}
+    for shape in shapes:
+        for use in shape.uses.values():
+            for pred in use.constants.values():
+                shared[(use.table, pred)] = shared.get((use.table, pred), 0) + 1
     for shape in shapes:
         for use in shape.uses.values():
             for cand in _table_candidates(use, max_width, covering):
                 found.setdefault(cand, None)
+            if catalog.dialect is Dialect.POSTGRES:
+                for cand in _partial_candidates(use, max_width, shared):
+                    found.setdefault(cand, None)
     return [c for c in found if not _existing_serves(tables.get(c.table), c)]
+
+
+def _partial_candidates(
+    use: TableUse, max_width: int, shared: dict[tuple[TableKey, str], int]
+) -> Iterator[Candidate]:
+    """An index restricted to a constant predicate the application always uses: IS NULL, a boolean, or
+    a value several queries of the workload share. A constant seen once is a parameter, not a rule."""
+    for column, pred in use.constants.items():
+        fixed = " IS " in pred or pred.endswith(("= TRUE", "= FALSE")) or shared.get((use.table, pred), 0) >= 2
+        if not fixed:
+            continue
+        rest = TableUse(
+            use.table,
+            equality=[c for c in use.equality if c != column],
+            join=[c for c in use.join if c != column],
+            range=[c for c in use.range if c != column],
+            group=use.group,
+            order=use.order,
+        )
+        keys = best_composite(rest, max_width)
+        if keys:
+            yield Candidate(use.table, keys, (), pred)
 
 
 def _table_candidates(use: TableUse, max_width: int, covering: bool) -> Iterator[Candidate]:

@@ -525,9 +525,10 @@ def _create_sql(table: Table, name: str, cand: Candidate, dialect: Dialect) -> s
     cols = column_list(cand.columns, dialect)
     if dialect is Dialect.POSTGRES:
         inc = f" INCLUDE ({column_list(cand.include, dialect)})" if cand.include else ""
+        where = f" WHERE {cand.predicate}" if cand.predicate else ""
         return (
             f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {quote(name, dialect)} "
-            f"ON {table_ref(table, dialect)} ({cols}){inc};"
+            f"ON {table_ref(table, dialect)} ({cols}){inc}{where};"
         )
     if dialect.is_mysql_family:
         return (
@@ -583,6 +584,7 @@ def _verified_recommendations(
             table=table.qualified_name,
             columns=list(cand.columns),
             include=list(cand.include),
+            predicate=cand.predicate,
             create_sql=_create_sql(table, namer.name(table, cand), cand, catalog.dialect),
             size_bytes=choice.size_bytes,
             verified=True,
