@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.errors import DbsageError
-from dbsage.tools.index_candidates import Candidate, QueryShape, Skipped
+from dbsage.tools.index_candidates import Candidate, QueryShape, Skipped, is_expression_key
 from dbsage.tools.rules.fix_sql import column_list, quote, table_ref
 from dbsage.tools.sources.guard import GuardedSession
 
@@ -48,9 +48,14 @@ class WhatIf(Protocol):
     def cost(self, shape: QueryShape) -> Costed: ...
 
 
+def key_list(keys: tuple[str, ...], dialect: Dialect) -> str:
+    """Index keys as SQL: column names quoted where needed, expression keys as written."""
+    return ", ".join(k if is_expression_key(k) else quote(k, dialect) for k in keys)
+
+
 def index_sql(cand: Candidate, table: Table, dialect: Dialect, name: str | None = None) -> str:
     target = f"{quote(name, dialect)} " if name else ""
-    sql = f"CREATE INDEX {target}ON {table_ref(table, dialect)} ({column_list(cand.columns, dialect)})"
+    sql = f"CREATE INDEX {target}ON {table_ref(table, dialect)} ({key_list(cand.columns, dialect)})"
     if cand.include:
         sql += f" INCLUDE ({column_list(cand.include, dialect)})"
     if cand.predicate:

@@ -276,6 +276,22 @@ def _conjuncts(e: exp.Expr) -> Iterator[exp.Expr]:
         yield e
 
 
+# Immutable functions commonly wrapped around a searched column (case-insensitive lookups).
+_INDEXABLE_FUNCTIONS = (exp.Lower, exp.Upper)
+
+
+def expression_key(function: exp.Expr, column: str) -> str:
+    """The index key for `function(column)`, as PostgreSQL writes it in CREATE INDEX: in parentheses."""
+    bare = function.copy()
+    for col in bare.find_all(exp.Column):
+        col.replace(exp.column(column))
+    return f"({bare.sql(dialect='postgres')})"
+
+
+def is_expression_key(key: str) -> bool:
+    return key.startswith("(")
+
+
 def _is_constant(e: exp.Expr) -> bool:
     return isinstance(e, exp.Literal | exp.Boolean | exp.Null)
 
@@ -297,6 +313,9 @@ def _classify(
 
     def mark(col: exp.Expr, other: exp.Expr | None, kind: str) -> None:
         col = _unwrap(col)
+        wrapped: exp.Expr | None = None
+        if isinstance(col, _INDEXABLE_FUNCTIONS) and isinstance(col.this, exp.Column):
+            wrapped, col = col, col.this
         if not isinstance(col, exp.Column):
             return
         r = res(col)
@@ -305,6 +324,10 @@ def _classify(
         if other is not None and not free_of(other, r[2]):
             return
         u = get(r[0])
+        if wrapped is not None:
+            # A function around the column hides it from a plain index: the key is the expression.
+            u.add(u.equality if kind == "eq" else u.range, expression_key(wrapped, r[1]))
+            return
         if kind == "eq" and other is not None and _is_constant(other):
             keyword = "IS" if isinstance(c, exp.Is) else "="
             u.constants.setdefault(r[1], f"{quote(r[1], Dialect.POSTGRES)} {keyword} {other.sql(dialect='postgres')}")
@@ -337,14 +360,14 @@ def _existing_serves(table: Table | None, cand: Candidate) -> bool:
     """True when an existing valid B-tree starts with the candidate's keys (and carries its INCLUDE)."""
     if table is None:
         return False
-    want = [c.lower() for c in cand.columns]
+    want = ["(" + _norm(c) + ")" if is_expression_key(c) else c.lower() for c in cand.columns]
     for ix in table.indexes:
         if not ix.valid or ix.method.lower() != "btree":
             continue
         # A full index serves a partial candidate; a partial index serves only the same predicate.
         if ix.predicate is not None and (cand.predicate is None or _norm(ix.predicate) != _norm(cand.predicate)):
             continue
-        keys = [k.column.lower() if k.column else "" for k in ix.keys]
+        keys = [k.column.lower() if k.column else "(" + _norm(k.expression or "") + ")" for k in ix.keys]
         if keys[: len(want)] != want:
             continue
         carried = set(keys) | {c.lower() for c in ix.include}
@@ -375,7 +398,12 @@ def candidates_for(
             if catalog.dialect is Dialect.POSTGRES:
                 for cand in _partial_candidates(use, max_width, shared):
                     found.setdefault(cand, None)
-    return [c for c in found if not _existing_serves(tables.get(c.table), c)]
+    return [c for c in found if _expressions_allowed(c, catalog) and not _existing_serves(tables.get(c.table), c)]
+
+
+def _expressions_allowed(cand: Candidate, catalog: Catalog) -> bool:
+    """Expression keys are written in PostgreSQL's syntax (MariaDB has no functional index at all)."""
+    return catalog.dialect is Dialect.POSTGRES or not any(is_expression_key(k) for k in cand.columns)
 
 
 def _partial_candidates(
@@ -447,7 +475,7 @@ def heuristic_candidates(
             if not keys:
                 continue
             cand = Candidate(use.table, keys)
-            if _existing_serves(tables.get(cand.table), cand):
+            if not _expressions_allowed(cand, catalog) or _existing_serves(tables.get(cand.table), cand):
                 continue
             wanted.setdefault(cand, []).append(shape.number)
     # Drop a pick that is a leading prefix of another pick: the longer one serves both.

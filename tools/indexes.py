@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.errors import DbsageError, GuardRefused, InputError
 from dbsage.tools.findings import Evidence, Finding, sort_findings
-from dbsage.tools.index_advisor import HypoPG, Selection, SqliteCopy, WhatIf, select_indexes
+from dbsage.tools.index_advisor import HypoPG, Selection, SqliteCopy, WhatIf, key_list, select_indexes
 from dbsage.tools.index_candidates import (
     Candidate,
     QueryShape,
@@ -522,7 +522,7 @@ def drop_list(catalog: Catalog) -> tuple[list[DropSuggestion], list[Finding]]:
 
 
 def _create_sql(table: Table, name: str, cand: Candidate, dialect: Dialect) -> str:
-    cols = column_list(cand.columns, dialect)
+    cols = key_list(cand.columns, dialect)
     if dialect is Dialect.POSTGRES:
         inc = f" INCLUDE ({column_list(cand.include, dialect)})" if cand.include else ""
         where = f" WHERE {cand.predicate}" if cand.predicate else ""
