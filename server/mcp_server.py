@@ -18,6 +18,7 @@ import json
 import logging
 import sys
 from collections import Counter
+from collections.abc import Callable
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -245,6 +246,34 @@ def _referenced_defs(schema: dict[str, Any]) -> set[str]:
     return seen
 
 
+def report_result(report: BaseModel, summary: str) -> CallToolResult:
+    """A tool's answer: the short summary for the model, the whole report as structured content."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=summary)],
+        structured_content=report.model_dump(mode="json"),
+    )
+
+
+def read_only_tool(fn: Callable[..., Any], name: str, title: str, description: str, model: type[BaseModel]) -> Tool:
+    """A registered tool that changes nothing it touches, with a compact input and output schema."""
+    tool = Tool.from_function(
+        fn,
+        name=name,
+        title=title,
+        description=description,
+        annotations=ToolAnnotations(
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    tool.parameters = compact_schema(tool.parameters, keep_null=False)
+    # FuncMetadata reads the published schema live; the full model still validates every answer.
+    tool.fn_metadata.output_schema = report_output_schema(model)
+    return tool
+
+
 # --- the tool -----------------------------------------------------------------------------------
 
 
@@ -278,27 +307,11 @@ def _inspect_schema_tool(config: DbsageConfig) -> Tool:
             return error_result(exc)
         except Exception as exc:
             return _internal_error(exc)
-        return CallToolResult(
-            content=[TextContent(type="text", text=summarize(report))],
-            structured_content=report.model_dump(mode="json"),
-        )
+        return report_result(report, summarize(report))
 
-    tool = Tool.from_function(
-        inspect_schema,
-        name="inspect_schema",
-        title="Inspect schema",
-        description=INSPECT_SCHEMA_DESCRIPTION,
-        annotations=ToolAnnotations(
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+    return read_only_tool(
+        inspect_schema, "inspect_schema", "Inspect schema", INSPECT_SCHEMA_DESCRIPTION, SchemaReport
     )
-    tool.parameters = compact_schema(tool.parameters, keep_null=False)
-    # FuncMetadata reads the published schema live; the full model still validates every answer.
-    tool.fn_metadata.output_schema = report_output_schema()
-    return tool
 
 
 def summarize_explain(report: ExplainReport) -> str:
@@ -347,27 +360,10 @@ def _explain_query_tool(config: DbsageConfig) -> Tool:
             return error_result(exc)
         except Exception as exc:
             return _internal_error(exc, "explain_query")
-        return CallToolResult(
-            content=[TextContent(type="text", text=summarize_explain(report))],
-            structured_content=report.model_dump(mode="json"),
-        )
+        return report_result(report, summarize_explain(report))
 
-    tool = Tool.from_function(
-        explain_query,
-        name="explain_query",
-        title="Explain query",
-        description=EXPLAIN_QUERY_DESCRIPTION,
-        # Analyze of a data change is rolled back: nothing the tool does persists.
-        annotations=ToolAnnotations(
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
-    )
-    tool.parameters = compact_schema(tool.parameters, keep_null=False)
-    tool.fn_metadata.output_schema = report_output_schema(ExplainReport)
-    return tool
+    # Analyze of a data change is rolled back: nothing the tool does persists.
+    return read_only_tool(explain_query, "explain_query", "Explain query", EXPLAIN_QUERY_DESCRIPTION, ExplainReport)
 
 
 def summarize_indexes(report: IndexReport) -> str:
@@ -406,27 +402,12 @@ def _suggest_indexes_tool(config: DbsageConfig) -> Tool:
             return error_result(exc)
         except Exception as exc:
             return _internal_error(exc, "suggest_indexes")
-        return CallToolResult(
-            content=[TextContent(type="text", text=summarize_indexes(report))],
-            structured_content=report.model_dump(mode="json"),
-        )
+        return report_result(report, summarize_indexes(report))
 
-    tool = Tool.from_function(
-        suggest_indexes,
-        name="suggest_indexes",
-        title="Suggest indexes",
-        description=SUGGEST_INDEXES_DESCRIPTION,
-        # What-if indexes are hypothetical (HypoPG) or built on dbsage's own copy: nothing persists.
-        annotations=ToolAnnotations(
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+    # What-if indexes are hypothetical (HypoPG) or built on dbsage's own copy: nothing persists.
+    return read_only_tool(
+        suggest_indexes, "suggest_indexes", "Suggest indexes", SUGGEST_INDEXES_DESCRIPTION, IndexReport
     )
-    tool.parameters = compact_schema(tool.parameters, keep_null=False)
-    tool.fn_metadata.output_schema = report_output_schema(IndexReport)
-    return tool
 
 
 def _default_database(config: DbsageConfig) -> str:
