@@ -116,10 +116,8 @@ def _table_names(tree: exp.Expr | None) -> list[str]:
     return sorted({t.name.lower() for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in ctes})
 
 
-def bind_postgres_params(sql: str, params: list[Any]) -> str:
-    """`sql` with each $n replaced by params[n-1] as a literal, placed by the parser's token positions."""
-    import psycopg.sql
-
+def _postgres_param_refs(sql: str) -> list[tuple[int, int]]:
+    """(byte location, number) of every $n parameter in the statement, as the parser sees them."""
     found: list[tuple[int, int]] = []
 
     def visit(node: Any) -> None:
@@ -134,6 +132,14 @@ def bind_postgres_params(sql: str, params: list[Any]) -> str:
 
     for raw in pglast.parse_sql(sql):
         visit(raw.stmt)
+    return found
+
+
+def bind_postgres_params(sql: str, params: list[Any]) -> str:
+    """`sql` with each $n replaced by params[n-1] as a literal, placed by the parser's token positions."""
+    import psycopg.sql
+
+    found = _postgres_param_refs(sql)
     encoded = sql.encode("utf-8")  # pglast locations count bytes
     for location, number in sorted(found, reverse=True):
         if number < 1 or number > len(params):
@@ -278,22 +284,7 @@ def _explain(session: GuardedSession, sql: str, *, analyze: bool, params: list[A
 
 
 def _has_postgres_params(sql: str) -> bool:
-    found = False
-
-    def visit(node: Any) -> None:
-        nonlocal found
-        if isinstance(node, pglast.ast.ParamRef):
-            found = True
-        elif isinstance(node, pglast.ast.Node):
-            for slot in node:
-                visit(getattr(node, slot))
-        elif isinstance(node, tuple | list):
-            for item in node:
-                visit(item)
-
-    for raw in pglast.parse_sql(sql):
-        visit(raw.stmt)
-    return found
+    return bool(_postgres_param_refs(sql))
 
 
 def _validate_hypothetical(texts: list[str]) -> list[str]:
