@@ -154,11 +154,19 @@ def suggest_indexes(
     max_width: int = 3,
     time_limit_s: float = 30,
     progress: Callable[[str], None] | None = None,
+    allow_real_index_rollback: bool = False,
 ) -> IndexReport:
     """suggest_indexes on a configured database (or a URL where allowed)."""
     target = config.target(database, allow_url=allow_url)
+    if allow_real_index_rollback and database in config.databases and config.databases[database].production:
+        raise GuardRefused(
+            f"{target.name} is configured as production: dbsage does not build real indexes there, even in a "
+            "rolled-back transaction (the build blocks writes to the table while it runs).",
+            reason="production",
+            hint="install HypoPG there, or run on a copy that is not production",
+        )
     return run_suggest_indexes(
         dsn=target.url, queries=queries, from_stats=from_stats, budget_mb=budget_mb, max_indexes=max_indexes,
         max_width=max_width, time_limit_s=time_limit_s, limits=target.limits, source_name=target.name,
-        progress=progress,
+        progress=progress, allow_real_index_rollback=allow_real_index_rollback,
     )

@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument("--max-indexes", type=_positive_int, default=10, metavar="N")
     suggest.add_argument("--max-width", type=_positive_int, default=3, metavar="N", help="columns per index")
     suggest.add_argument("--time-limit", type=float, default=30, metavar="S", help="seconds (default 30)")
+    suggest.add_argument(
+        "--allow-real-index-rollback",
+        action="store_true",
+        help="PostgreSQL without HypoPG: build candidates in a rolled-back transaction (blocks writes; "
+        "refused on production)",
+    )
     _add_output_flags(suggest, ["text", "json", "markdown", "sarif"])
     suggest.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     suggest.set_defaults(handler=cmd_suggest_indexes)
@@ -293,6 +299,7 @@ def cmd_suggest_indexes(args: argparse.Namespace, out: TextIO) -> int:
         max_width=args.max_width,
         time_limit_s=args.time_limit,
         progress=progress,
+        allow_real_index_rollback=args.allow_real_index_rollback,
     )
     out.write(render_report(report, args.format, color=use_color(out), artifact=None))
     fail_on = None if args.fail_on == "none" else Severity(args.fail_on)

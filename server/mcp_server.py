@@ -392,11 +392,15 @@ def _suggest_indexes_tool(config: DbsageConfig) -> Tool:
         max_indexes: Annotated[int, Field(ge=1, le=100)] = 10,
         max_width: Annotated[int, Field(ge=1, le=8)] = 3,
         time_limit_s: Annotated[float, Field(gt=0, le=600)] = 30,
+        allow_real_index_rollback: Annotated[
+            bool, Field(description="No HypoPG: build real indexes in a rolled-back transaction; not production")
+        ] = False,
     ) -> Annotated[CallToolResult, IndexReport]:
         try:
             report = run_suggest_indexes(
                 config, database=database or _default_database(config), queries=queries, from_stats=from_stats,
                 budget_mb=budget_mb, max_indexes=max_indexes, max_width=max_width, time_limit_s=time_limit_s,
+                allow_real_index_rollback=allow_real_index_rollback,
             )
         except DbsageError as exc:
             return error_result(exc)
@@ -404,7 +408,8 @@ def _suggest_indexes_tool(config: DbsageConfig) -> Tool:
             return _internal_error(exc, "suggest_indexes")
         return report_result(report, summarize_indexes(report))
 
-    # What-if indexes are hypothetical (HypoPG) or built on dbsage's own copy: nothing persists.
+    # What-if indexes are hypothetical (HypoPG), built on dbsage's own copy, or (opt-in) built inside a
+    # rolled-back transaction: nothing persists.
     return read_only_tool(
         suggest_indexes, "suggest_indexes", "Suggest indexes", SUGGEST_INDEXES_DESCRIPTION, IndexReport
     )

@@ -32,6 +32,7 @@ from dbsage.tools.index_candidates import (
     heuristic_candidates,
     split_statements,
 )
+from dbsage.tools.index_rollback import LOCK_NOTE, RealIndexRollback
 from dbsage.tools.report import Report
 from dbsage.tools.rules.fix_sql import NamePool, RelationNames, column_list, convention_name, quote, table_ref
 from dbsage.tools.rules.index_health import (
@@ -150,6 +151,7 @@ def suggest_indexes(
     limits: Limits | None = None,
     source_name: str | None = None,
     progress: Callable[[str], None] | None = None,
+    allow_real_index_rollback: bool = False,
 ) -> IndexReport:
     """Recommend indexes for a workload on the database at `dsn`, and the existing ones to drop.
 
@@ -157,6 +159,8 @@ def suggest_indexes(
     `from_stats` reads the workload from pg_stat_statements instead. `budget_mb` is in MiB (2**20
     bytes) of estimated index size; `max_width` caps key columns per index; at `time_limit_s` the
     search stops with the best set found so far; `progress` receives one line per step.
+    `allow_real_index_rollback`: on PostgreSQL without HypoPG, build candidates for real inside a
+    rolled-back transaction (locks tables against writes meanwhile; never on production).
     """
     started = time.monotonic()
     say = progress or _quiet
@@ -216,6 +220,21 @@ def suggest_indexes(
                     selection = _select(hypo, shapes, cands, budget, max_indexes, deadline, heavy, say)
                 finally:
                     hypo.reset()
+        elif db.dialect is Dialect.POSTGRES and allow_real_index_rollback:
+            # Opt-in without HypoPG: real builds, each under a savepoint, the whole transaction rolled back.
+            method = "real_index_rollback"
+            with db.session(Mode.ROLLBACK_WRITE) as session:
+                real = RealIndexRollback(session, {(t.schema_name, t.name): t for t in catalog.tables})
+                shapes, refused = _guard_check(shapes, db.dialect)
+                skipped += refused
+                shapes, failed = _plannable(session, shapes)
+                skipped += failed
+                covering = (catalog.server_version_num or 0) >= PG_INCLUDE_VERSION
+                cands = candidates_for(shapes, catalog, max_width=max_width, covering=covering)
+                candidate_count = len(cands)
+                # No cleanup needed: the session's transaction is rolled back as it closes.
+                selection = _select(real, shapes, cands, budget, max_indexes, deadline, heavy, say)
+            could_not.append(LOCK_NOTE)
         elif db.dialect is Dialect.SQLITE:
             method = "scratch_copy"
             shapes, refused = _guard_check(shapes, db.dialect)
@@ -235,7 +254,9 @@ def suggest_indexes(
             could_not.append(
                 "The HypoPG extension is not installed in this database, so no what-if plan was made: the "
                 "recommendations are rule-of-thumb candidates, unverified. Installing it (CREATE EXTENSION "
-                "hypopg, by the database owner) lets dbsage cost each candidate without building it."
+                "hypopg, by the database owner) lets dbsage cost each candidate without building it; on a "
+                "database that is not production, allow_real_index_rollback builds them in a rolled-back "
+                "transaction instead."
             )
         else:
             could_not.append(
@@ -635,7 +656,7 @@ def _workload(
         cost_before=round(before, 2),
         cost_after=round(after, 2),
         relative_cost=round(after / before, 4) if before > 0 else None,
-        cost_unit="planner" if method == "hypopg" else "plan_shape",
+        cost_unit="planner" if method in ("hypopg", "real_index_rollback") else "plan_shape",
         queries_analyzed=len(live),
         queries_skipped=_skipped_models(skipped),
         queries=[

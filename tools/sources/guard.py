@@ -144,6 +144,42 @@ class GuardedSession:
             self._execute("DEALLOCATE dbsage_generic", None)
         return QueryResult(columns=["QUERY PLAN"], rows=rows, statement=f"PREPARE dbsage_generic AS {text}; {explain}")
 
+    def create_index_for_whatif(self, create_sql: str) -> None:
+        """PostgreSQL, rollback_write sessions only: build one index for what-if planning.
+
+        The one exception to the allowlist's refusal of DDL in rollback_write: exactly one plain
+        CREATE INDEX (not CONCURRENTLY, which cannot run in a transaction) on an existing table. The
+        session's transaction is always rolled back, so the index never outlives it.
+        """
+        import pglast
+        from pglast import ast
+
+        if self.dialect is not Dialect.POSTGRES or self.mode is not Mode.ROLLBACK_WRITE:
+            raise GuardRefused(
+                "Real what-if indexes are built only in a PostgreSQL rollback_write session.", reason="mode"
+            )
+        try:
+            statements = pglast.parse_sql(create_sql)
+        except pglast.parser.ParseError as exc:
+            raise InputError(f"The index definition does not parse as PostgreSQL: {exc}.") from None
+        if len(statements) != 1 or not isinstance(statements[0].stmt, ast.IndexStmt):
+            raise GuardRefused("Pass exactly one CREATE INDEX statement.", reason="not_create_index")
+        stmt = statements[0].stmt
+        if stmt.concurrent:
+            raise GuardRefused("CREATE INDEX CONCURRENTLY cannot run inside a transaction.", reason="concurrently")
+        relation = stmt.relation
+        if relation is None:
+            raise GuardRefused("The CREATE INDEX names no table.", reason="not_create_index")
+        exists = self.catalog(
+            "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND c.relkind IN ('r', 'p', 'm') "
+            "AND (n.nspname = %s OR (%s::text IS NULL AND pg_catalog.pg_table_is_visible(c.oid)))",
+            [relation.relname, relation.schemaname, relation.schemaname],
+        )
+        if not exists:
+            raise InputError(f"The index's table {relation.relname} does not exist.")
+        self._execute(create_sql, None)
+
     def _execute(self, sql: str, params: Params) -> None:
         self.statements.append(redact(sql))
         log.debug("%s: %s", self.dialect.value, redact(sql))
