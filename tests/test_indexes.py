@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
 
 from dbsage.tools import indexes
@@ -10,6 +13,7 @@ from dbsage.tools.errors import InputError
 from dbsage.tools.index_candidates import QueryShape, Skipped, analyse_query, candidates_for, split_statements
 from dbsage.tools.indexes import suggest_indexes
 from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory, need
+from tests.dbutil import admin_mysql
 
 PG_SHOP = """
 CREATE EXTENSION IF NOT EXISTS hypopg;
@@ -207,15 +211,34 @@ CREATE TABLE order_items (id INT PRIMARY KEY, order_id INT NOT NULL, quantity IN
 
 def test_mariadb_heuristic_candidates_and_innodb_duplicate(mysql_db: MysqlFactory) -> None:
     url = mysql_db(MARIADB_SHOP)
-    report = suggest_indexes(
-        dsn=url,
-        queries=[
-            "SELECT i.quantity FROM orders o JOIN order_items i ON i.order_id = o.id "
-            "WHERE o.customer_id = 3 AND o.created_at >= '2024-01-01'"
-        ],
-    )
+    # A user who may only read this database cannot make a scratch database: rule-of-thumb answers.
+    user = f"dbsage_ro_{uuid.uuid4().hex[:8]}"
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
+    admin = admin_mysql(url)
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'ro-pass-1'")
+            cur.execute(f"CREATE USER '{user}'@'localhost' IDENTIFIED BY 'ro-pass-1'")
+            cur.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'%'")
+            cur.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'localhost'")
+        reader = urlunsplit((parts.scheme, f"{user}:ro-pass-1@{parts.hostname}:{parts.port or 3306}",
+                             parts.path, parts.query, ""))
+        report = suggest_indexes(
+            dsn=reader,
+            queries=[
+                "SELECT i.quantity FROM orders o JOIN order_items i ON i.order_id = o.id "
+                "WHERE o.customer_id = 3 AND o.created_at >= '2024-01-01'"
+            ],
+        )
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%', '{user}'@'localhost'")
+        admin.close()
     assert report.workload.method == "heuristic" and not report.workload.verified
-    assert any("scratch copy" in c for c in report.could_not_check)
+    assert any("privilege" in c and "scratch copy" in c for c in report.could_not_check)
+    # The drop list does not depend on the what-if method: read it as the owner.
+    report.drop = suggest_indexes(dsn=url, queries=["SELECT quantity FROM order_items WHERE order_id = 3"]).drop
     cols = {(r.table.split(".")[1], tuple(r.columns)) for r in report.recommendations}
     assert ("orders", ("customer_id", "created_at")) in cols
     assert ("order_items", ("order_id",)) in cols
@@ -304,3 +327,64 @@ def test_postgres_expression_index_for_a_wrapped_column(postgres_db: PostgresFac
     # A hypothetical expression index has no statistics of its own: the planner assumes 0.5% of rows
     # match, so the estimated gain is smaller than the real one.
     assert report.workload.relative_cost is not None and report.workload.relative_cost < 0.5
+
+
+MARIADB_JOIN = """
+CREATE TABLE customers (id INT PRIMARY KEY, region VARCHAR(10) NOT NULL) ENGINE=InnoDB;
+CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT NOT NULL, total INT NOT NULL) ENGINE=InnoDB;
+INSERT INTO customers SELECT seq, CONCAT('r', seq % 20) FROM seq_1_to_2000;
+INSERT INTO orders SELECT seq, 1 + seq % 2000, seq % 500 FROM seq_1_to_30000;
+"""
+
+MARIADB_JOIN_QUERY = (
+    "SELECT c.region, o.total FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.id = 17"
+)
+
+
+def _whatif_databases(url: str) -> list[str]:
+    conn = admin_mysql(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW DATABASES LIKE 'dbsage_whatif%'")
+            return [str(r[0]) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def test_mariadb_scratch_copy_costs_the_join_index_and_leaves_nothing(mysql_db: MysqlFactory) -> None:
+    url = mysql_db(MARIADB_JOIN)
+    report = suggest_indexes(dsn=url, queries=[MARIADB_JOIN_QUERY])
+    assert report.workload.method == "scratch_copy" and report.workload.verified
+    assert report.workload.cost_unit in ("rows_examined", "planner")
+    assert report.workload.relative_cost is not None and report.workload.relative_cost < 1
+    [rec] = report.recommendations
+    assert (rec.table.split(".")[1], rec.columns, rec.verified) == ("orders", ["customer_id"], True)
+    assert rec.queries and rec.queries[0].cost_after is not None
+    assert rec.queries[0].cost_before is not None and rec.queries[0].cost_after < rec.queries[0].cost_before
+    assert any("sample of at most" in c for c in report.could_not_check)
+    assert _whatif_databases(url) == []
+
+
+def test_mariadb_from_stats_reads_statement_digests(mysql_db: MysqlFactory) -> None:
+    url = mysql_db(MARIADB_JOIN)
+    conn = admin_mysql(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@performance_schema")
+            row = cur.fetchone()
+            need(bool(row and row[0]), "performance_schema is off", "start MariaDB with performance_schema=ON")
+            # The digest table has a fixed size; once full, new statements are only counted in its NULL row.
+            cur.execute("TRUNCATE TABLE performance_schema.events_statements_summary_by_digest")
+            for customer in (3, 5, 8):
+                cur.execute(
+                    "SELECT c.region, o.total FROM customers c JOIN orders o ON o.customer_id = c.id "
+                    f"WHERE c.id = {customer}"
+                )
+                cur.fetchall()
+    finally:
+        conn.close()
+    report = suggest_indexes(dsn=url, from_stats=True)
+    assert report.workload.method == "scratch_copy"
+    assert any("customer_id" in q.sql and "orders" in q.sql for q in report.workload.queries)
+    assert any(r.columns == ["customer_id"] for r in report.recommendations)
+    assert _whatif_databases(url) == []

@@ -10,10 +10,13 @@ The drop list reuses the index-health rules of inspect_schema.
 
 from __future__ import annotations
 
+import re
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.errors import DbsageError, GuardRefused, InputError
 from dbsage.tools.findings import Evidence, Finding, sort_findings
-from dbsage.tools.index_advisor import HypoPG, Selection, SqliteCopy, WhatIf, key_list, select_indexes
+from dbsage.tools.index_advisor import (
+    HypoPG,
+    MariaDbScratchCopy,
+    Selection,
+    SqliteCopy,
+    WhatIf,
+    key_list,
+    select_indexes,
+)
 from dbsage.tools.index_candidates import (
     Candidate,
     QueryShape,
@@ -58,6 +69,10 @@ STATS_MAX_QUERIES = 200
 # reach its size (and this floor) and outnumber the rows read.
 WRITE_HEAVY_MIN_ROWS = 10_000
 PG_INCLUDE_VERSION = 110000
+# Rows copied per table into the MariaDB scratch database: enough for the planner to prefer an index.
+SCRATCH_SAMPLE_ROWS = 20_000
+# performance_schema digests worth advising on: the table is small and often reset, so fewer calls.
+DIGEST_MIN_CALLS = 2
 SQL_PREVIEW_CHARS = 200
 
 
@@ -109,8 +124,9 @@ class Workload(_Model):
     cost_before: float | None = Field(description="Sum of estimated costs with the existing indexes")
     cost_after: float | None = Field(description="Sum with the recommended indexes added")
     relative_cost: float | None = Field(description="cost_after / cost_before (lower is better)")
-    cost_unit: Literal["planner", "plan_shape", "none"] = Field(
-        description="planner: PostgreSQL's estimates; plan_shape: SQLite scan/search score; none: unverified"
+    cost_unit: Literal["planner", "plan_shape", "rows_examined", "none"] = Field(
+        description="planner: the planner's estimates; plan_shape: SQLite scan/search score; rows_examined: "
+        "rows MariaDB's plan reads on the sample; none: unverified"
     )
     queries_analyzed: int
     queries_skipped: list[SkippedQuery] = Field(default_factory=list)
@@ -205,6 +221,8 @@ def suggest_indexes(
         selection: Selection | None = None
         method: Method = "heuristic"
         candidate_count = 0
+        planner_costs = True
+        refusal: str | None = None
         if db.dialect is Dialect.POSTGRES and _has_hypopg(catalog):
             method = "hypopg"
             with db.session() as session:
@@ -258,11 +276,30 @@ def suggest_indexes(
                 "database that is not production, allow_real_index_rollback builds them in a rolled-back "
                 "transaction instead."
             )
-        else:
+        elif db.dialect is Dialect.MARIADB and (refusal := _scratch_refusal(db)) is None:
+            method = "scratch_copy"
+            shapes, refused = _guard_check(shapes, db.dialect)
+            skipped += refused
+            involved = sorted({k for s in shapes for k in s.tables})
+            tables = {(t.schema_name, t.name): t for t in catalog.tables}
+            with _mariadb_scratch(db, [tables[k] for k in involved if k in tables], say) as sample:
+                cands = candidates_for(shapes, catalog, max_width=max_width, covering=False)
+                candidate_count = len(cands)
+                selection = _select(sample, shapes, cands, budget, max_indexes, deadline, heavy, say)
+                planner_costs = sample.planner_costs
             could_not.append(
+                f"Costs come from a sample of at most {SCRATCH_SAMPLE_ROWS} rows per table, copied with its "
+                "structure into a scratch database dbsage created and dropped again; the full tables may plan "
+                "differently."
+            )
+        else:
+            why = refusal if db.dialect is Dialect.MARIADB and refusal else (
                 f"{db.dialect.value} has no hypothetical indexes and commits DDL implicitly, so dbsage did not "
-                "build anything on this database: the recommendations are rule-of-thumb candidates, unverified "
-                "(what-if on a scratch copy is not implemented yet)."
+                "build anything on this database"
+            )
+            could_not.append(
+                f"{why}: the recommendations are rule-of-thumb candidates, unverified (what-if on a scratch copy "
+                "needs MariaDB and the right to create a database)."
             )
         if selection is not None:
             skipped += selection.skipped
@@ -274,6 +311,8 @@ def suggest_indexes(
                 )
             recs = _verified_recommendations(selection, catalog, heavy)
             workload = _workload(selection, shapes, skipped, method, started, candidate_count)
+            if db.dialect is Dialect.MARIADB and not planner_costs:
+                workload.cost_unit = "rows_examined"
         else:
             recs = _heuristic_recommendations(shapes, catalog, max_width, max_indexes, heavy)
             workload = Workload(
@@ -320,9 +359,11 @@ def _check_arguments(
 def _workload_texts(db: LiveDatabase, queries: list[str] | None, from_stats: bool) -> list[str]:
     if queries is not None:
         return [s for q in queries for s in split_statements(q)]
+    if db.dialect.is_mysql_family:
+        return _digest_texts(db)
     if db.dialect is not Dialect.POSTGRES:
         raise InputError(
-            f"from_stats reads pg_stat_statements, which {db.dialect.value} does not have.",
+            f"from_stats reads the database's statement statistics, which {db.dialect.value} does not keep.",
             hint="pass the workload as queries",
         )
     with db.session() as session:
@@ -353,6 +394,103 @@ def _workload_texts(db: LiveDatabase, queries: list[str] | None, from_stats: boo
             hint="pass the workload as queries",
         )
     return [str(r["query"]) for r in rows]
+
+
+def _digest_texts(db: LiveDatabase) -> list[str]:
+    """SELECT digests of this database from performance_schema, with typical values for the `?`s."""
+    with db.session() as session:
+        enabled = session.catalog_value("SELECT @@performance_schema")
+        if not enabled:
+            raise InputError(
+                "performance_schema is off on this server, so there are no statement digests to read.",
+                hint="start the server with performance_schema=ON, or pass the workload as queries",
+            )
+        rows = session.catalog(
+            "SELECT DIGEST_TEXT AS digest FROM performance_schema.events_statements_summary_by_digest"
+            " WHERE SCHEMA_NAME = %s AND COUNT_STAR >= %s AND DIGEST_TEXT LIKE 'SELECT%%'"
+            " ORDER BY SUM_TIMER_WAIT DESC LIMIT %s",
+            [db.url.database, DIGEST_MIN_CALLS, STATS_MAX_QUERIES],
+        )
+    texts = [t for t in (_digest_to_sql(str(r["digest"])) for r in rows if r["digest"]) if t is not None]
+    if not texts:
+        raise InputError(
+            "performance_schema holds no complete SELECT digest for this database with at least "
+            f"{DIGEST_MIN_CALLS} calls.",
+            hint="pass the workload as queries (when the digest table is full, new statements are not recorded: "
+            "TRUNCATE performance_schema.events_statements_summary_by_digest starts it afresh)",
+        )
+    return texts
+
+
+def _digest_to_sql(digest: str) -> str | None:
+    """A digest as a runnable query: 1 for each `?`, (1) for a folded list; None for a cut-off digest."""
+    text = digest.strip()
+    if text.endswith("..."):
+        return None  # the server cut the text at its digest length
+    text = re.sub(r"\(\s*\.\.\.\s*\)", "(1)", text)
+    return text.replace("?", "1")
+
+
+def _scratch_refusal(db: LiveDatabase) -> str | None:
+    """Why dbsage cannot make its own scratch database on this server, or None when it can."""
+    needed = ("CREATE", "DROP", "INSERT", "SELECT", "INDEX")
+    with db.session() as session:
+        held = session.catalog(
+            "SELECT DISTINCT PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = "
+            "CONCAT(CHAR(39), SUBSTRING_INDEX(CURRENT_USER(), '@', 1), CHAR(39), '@', CHAR(39), "
+            "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), CHAR(39))"
+        )
+    have = {str(r["p"]) for r in held}
+    missing = [p for p in needed if p not in have]
+    if missing:
+        return (
+            f"the user lacks the server-wide {', '.join(missing)} privilege(s), so dbsage could not create a "
+            "scratch database for what-if indexes"
+        )
+    return None
+
+
+@contextmanager
+def _mariadb_scratch(
+    db: LiveDatabase, tables: list[Table], say: Callable[[str], None]
+) -> Iterator[MariaDbScratchCopy]:
+    """A scratch database of dbsage's own with the tables' structure and a row sample; always dropped."""
+    source = db.url.database or ""
+    ddl: dict[str, str] = {}
+    with db.session() as session:
+        for t in tables:
+            row = session.catalog(f"SHOW CREATE TABLE {table_ref(t, Dialect.MARIADB)}")
+            if row and "Create Table" in row[0]:
+                ddl[t.name] = str(row[0]["Create Table"])
+    name = f"dbsage_whatif_{secrets.token_hex(6)}"
+    server = LiveDatabase(replace(db.url, database=None), limits=db.limits, scratch=True)
+    try:
+        with server.session(Mode.SCRATCH) as s:
+            s.catalog(f"CREATE DATABASE {quote(name, Dialect.MARIADB)}")
+        try:
+            with LiveDatabase(replace(db.url, database=name), limits=db.limits, scratch=True) as scratch, \
+                    scratch.session(Mode.SCRATCH) as s:
+                # Foreign keys may name tables left out of the copy.
+                s.catalog("SET SESSION foreign_key_checks = 0")
+                for table_name, create in ddl.items():
+                    s.catalog(create)
+                    # One statement reads the source and writes the scratch table; the guard checks it.
+                    s.run(
+                        f"INSERT INTO {quote(table_name, Dialect.MARIADB)} SELECT * FROM "
+                        f"{quote(source, Dialect.MARIADB)}.{quote(table_name, Dialect.MARIADB)} "
+                        f"LIMIT {SCRATCH_SAMPLE_ROWS}"
+                    )
+                s.catalog("COMMIT")
+                if ddl:
+                    names = ", ".join(quote(n, Dialect.MARIADB) for n in ddl)
+                    s.catalog(f"ANALYZE TABLE {names} PERSISTENT FOR ALL")
+                say(f"copied {len(ddl)} tables (up to {SCRATCH_SAMPLE_ROWS} rows each) into a scratch database")
+                yield MariaDbScratchCopy(s, {(t.schema_name, t.name): t for t in tables})
+        finally:
+            with server.session(Mode.SCRATCH) as s:
+                s.catalog(f"DROP DATABASE IF EXISTS {quote(name, Dialect.MARIADB)}")
+    finally:
+        server.close()
 
 
 def _bind_parameters(db: LiveDatabase, catalog: Catalog, texts: list[str]) -> dict[int, str | Skipped]:
