@@ -353,8 +353,12 @@ def _whatif_databases(url: str) -> list[str]:
 
 def test_mariadb_scratch_copy_costs_the_join_index_and_leaves_nothing(mysql_db: MysqlFactory) -> None:
     url = mysql_db(MARIADB_JOIN)
-    report = suggest_indexes(dsn=url, queries=[MARIADB_JOIN_QUERY])
+    database = urlsplit(url).path.lstrip("/")
+    qualified = f"SELECT total FROM `{database}`.orders WHERE total = 7"
+    report = suggest_indexes(dsn=url, queries=[MARIADB_JOIN_QUERY, qualified])
     assert report.workload.method == "scratch_copy" and report.workload.verified
+    [named] = report.workload.queries_skipped
+    assert named.query == 2 and "scratch copy" in named.reason
     assert report.workload.cost_unit in ("rows_examined", "planner")
     assert report.workload.relative_cost is not None and report.workload.relative_cost < 1
     [rec] = report.recommendations

@@ -280,6 +280,8 @@ def suggest_indexes(
             method = "scratch_copy"
             shapes, refused = _guard_check(shapes, db.dialect)
             skipped += refused
+            shapes, named = _unqualified(shapes, db.url.database or "")
+            skipped += named
             involved = sorted({k for s in shapes for k in s.tables})
             tables = {(t.schema_name, t.name): t for t in catalog.tables}
             with _mariadb_scratch(db, [tables[k] for k in involved if k in tables], say) as sample:
@@ -429,6 +431,23 @@ def _digest_to_sql(digest: str) -> str | None:
         return None  # the server cut the text at its digest length
     text = re.sub(r"\(\s*\.\.\.\s*\)", "(1)", text)
     return text.replace("?", "1")
+
+
+def _unqualified(shapes: list[QueryShape], database: str) -> tuple[list[QueryShape], list[Skipped]]:
+    """Queries that name their database would be planned on it, not on the scratch copy: left out."""
+    pattern = re.compile(rf"(?<![\w$])`?{re.escape(database)}`?\s*\.", re.IGNORECASE)
+    kept: list[QueryShape] = []
+    out: list[Skipped] = []
+    for shape in shapes:
+        if database and pattern.search(shape.sql):
+            out.append(Skipped(
+                shape.number, shape.sql,
+                f"names the database {database} explicitly, so it cannot be planned on the scratch copy; "
+                "leave the database name out",
+            ))
+        else:
+            kept.append(shape)
+    return kept, out
 
 
 def _scratch_refusal(db: LiveDatabase) -> str | None:
