@@ -63,6 +63,26 @@ def index_sql(cand: Candidate, table: Table, dialect: Dialect, name: str | None 
     return sql
 
 
+def postgres_plan_cost(session: GuardedSession, approved: dict[int, str], shape: QueryShape) -> Costed:
+    """The planner's total cost of a query and the indexes its plan uses.
+
+    The first EXPLAIN of a query goes through the guard's check; `approved` remembers the exact text the
+    guard returned, and later configurations re-send it as is: re-parsing it for every configuration
+    would cost several times the planning itself.
+    """
+    text = approved.get(shape.number)
+    if text is None:
+        result = session.run(f"EXPLAIN (FORMAT JSON) {shape.sql}")
+        approved[shape.number] = result.statement
+        doc = result.rows[0][0]
+    else:
+        doc = next(iter(session.catalog(text)[0].values()))
+    plan = (json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]
+    used: set[str] = set()
+    _collect_pg_indexes(plan, used)
+    return Costed(float(plan["Total Cost"]), frozenset(used))
+
+
 class HypoPG:
     """Hypothetical indexes in one guarded read-only PostgreSQL session."""
 
@@ -95,19 +115,7 @@ class HypoPG:
 
     def cost(self, shape: QueryShape) -> Costed:
         self.calls += 1
-        approved = self._approved.get(shape.number)
-        if approved is None:
-            result = self.session.run(f"EXPLAIN (FORMAT JSON) {shape.sql}")
-            self._approved[shape.number] = result.statement
-            doc = result.rows[0][0]
-        else:
-            # The guard already checked this exact text in this session; re-parsing it for every
-            # configuration would cost several times the planning itself.
-            doc = next(iter(self.session.catalog(approved)[0].values()))
-        plan = (json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]
-        used: set[str] = set()
-        _collect_pg_indexes(plan, used)
-        return Costed(float(plan["Total Cost"]), frozenset(used))
+        return postgres_plan_cost(self.session, self._approved, shape)
 
 
 def _collect_pg_indexes(node: dict[str, Any], out: set[str]) -> None:

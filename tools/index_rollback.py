@@ -9,11 +9,10 @@ the configuration does not mark as production.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from dbsage.tools.catalog import Dialect, Table
-from dbsage.tools.index_advisor import Costed, _collect_pg_indexes, index_sql
+from dbsage.tools.index_advisor import Costed, index_sql, postgres_plan_cost
 from dbsage.tools.index_candidates import Candidate, QueryShape
 from dbsage.tools.rules.fix_sql import quote
 from dbsage.tools.sources.guard import GuardedSession
@@ -86,15 +85,4 @@ class RealIndexRollback:
 
     def cost(self, shape: QueryShape) -> Costed:
         self.calls += 1
-        approved = self._approved.get(shape.number)
-        if approved is None:
-            result = self.session.run(f"EXPLAIN (FORMAT JSON) {shape.sql}")
-            self._approved[shape.number] = result.statement
-            doc = result.rows[0][0]
-        else:
-            # The guard already accepted this exact text in this session.
-            doc = next(iter(self.session.catalog(approved)[0].values()))
-        plan = (json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]
-        used: set[str] = set()
-        _collect_pg_indexes(plan, used)
-        return Costed(float(plan["Total Cost"]), frozenset(used))
+        return postgres_plan_cost(self.session, self._approved, shape)
