@@ -1,0 +1,904 @@
+"""MySQL/MariaDB migration statements read into operations, and what each operation costs the server.
+
+Statements are read with the DDL tokenizer rather than sqlglot: it never gives up on a whole statement
+(sqlglot turns much MySQL DDL into an opaque Command) and it keeps the lint path free of heavy imports.
+`assess` says, for one ALTER operation on one server version, which algorithm InnoDB uses (INSTANT,
+INPLACE, COPY), the weakest lock it allows, and whether the table is rebuilt; lint and planner share it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from dbsage.tools.catalog import Column, Dialect, Table
+from dbsage.tools.migration_model import MigrationContext
+from dbsage.tools.sources.ddl_sqltokens import (
+    ColumnSpec,
+    Cursor,
+    DdlSyntaxError,
+    ForeignKeySpec,
+    KeySpec,
+    parse_column,
+    parse_create_index,
+    parse_table_body,
+    parse_table_constraint,
+    tokenize,
+)
+
+_VERBS = {
+    "ALTER", "CREATE", "DROP", "RENAME", "INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "SET", "USE",
+    "TRUNCATE", "OPTIMIZE", "ANALYZE", "GRANT", "REVOKE", "START", "BEGIN", "COMMIT", "ROLLBACK", "LOCK",
+    "UNLOCK", "CALL", "DO", "WITH", "SHOW", "EXPLAIN", "FLUSH", "LOAD", "PREPARE", "EXECUTE", "DEALLOCATE",
+    "SAVEPOINT", "RELEASE", "XA", "CHECK", "REPAIR", "HANDLER", "KILL", "INSTALL", "UNINSTALL", "DESCRIBE",
+    "DESC", "VALUES", "TABLE", "CHECKSUM", "BACKUP", "SIGNAL", "RESIGNAL", "DECLARE", "IF", "CASE", "WHILE",
+    "LOOP", "REPEAT", "RETURN", "LEAVE", "ITERATE", "OPEN", "CLOSE", "FETCH", "GET", "HELP", "PURGE", "RESET",
+    "CHANGE", "STOP", "BINLOG", "CACHE", "SHUTDOWN", "RESTART", "IMPORT", "CLONE",
+}  # fmt: skip
+_ALTER_OPTION = re.compile(r"^\s*(ALGORITHM|LOCK)\s*=?\s*(\w+)\s*$", re.IGNORECASE)
+_CHARSET = re.compile(r"\b(?:CHARACTER\s+SET|CHARSET)\s*=?\s*[`'\"]?(\w+)", re.IGNORECASE)
+_COLLATE = re.compile(r"\bCOLLATE\s*=?\s*[`'\"]?(\w+)", re.IGNORECASE)
+_SESSION_SETTING = re.compile(
+    r"(?:^|,)\s*(?:SESSION\s+|LOCAL\s+|@@SESSION\.|@@LOCAL\.|@@)?(?P<name>lock_wait_timeout|foreign_key_checks)"
+    r"\s*(?::=|=)\s*(?P<value>[\w.']+)",
+    re.IGNORECASE,
+)
+_SET_STATEMENT = re.compile(r"^\s*SET\s+STATEMENT\s+(?P<vars>.*?)\s+FOR\s+(?P<stmt>.*)$", re.IGNORECASE | re.DOTALL)
+_DISPLAY_WIDTH = re.compile(r"\b(tinyint|smallint|mediumint|int|integer|bigint)\s*\(\s*\d+\s*\)", re.IGNORECASE)
+_ENUM = re.compile(r"^\s*(enum|set)\s*\((?P<values>.*)\)\s*$", re.IGNORECASE | re.DOTALL)
+_VARCHAR = re.compile(r"^\s*(?:varchar|character\s+varying|national\s+varchar|nvarchar)\s*\(\s*(\d+)\s*\)",
+                      re.IGNORECASE)
+_LIMIT = re.compile(r"\bLIMIT\s+\d+", re.IGNORECASE)
+_BETWEEN = re.compile(r"\bBETWEEN\b", re.IGNORECASE)
+_MAX_BYTES_PER_CHAR = {"latin1": 1, "ascii": 1, "binary": 1, "utf8mb3": 3, "utf8": 3, "ucs2": 2, "utf16": 4,
+                       "utf32": 4, "utf8mb4": 4, "cp1250": 1, "cp1251": 1, "cp1252": 1, "gbk": 2, "sjis": 2}
+
+INSTANT = "INSTANT"
+INPLACE = "INPLACE"
+COPY = "COPY"
+
+
+# ---------------------------------------------------------------------------------- statements
+
+
+@dataclass
+class AlterOp:
+    """One clause of an ALTER TABLE (or the whole of CREATE INDEX / DROP INDEX), classified."""
+
+    kind: str
+    text: str
+    column: str | None = None
+    new_name: str | None = None
+    spec: ColumnSpec | None = None
+    key: KeySpec | None = None
+    fk: ForeignKeySpec | None = None
+    charset: str | None = None
+    collation: str | None = None
+
+
+@dataclass
+class MyStatement:
+    """What one migration statement does, as far as the hazard rules care."""
+
+    kind: str  # alter, create_table, create_index, drop_index, drop_table, rename_table, optimize, truncate,
+    # update, delete, set, create_trigger, other, unparsable
+    text: str
+    schema: str | None = None
+    table: str | None = None
+    table_sql: str = ""
+    ops: list[AlterOp] = field(default_factory=list)
+    algorithm: str | None = None
+    lock: str | None = None
+    tables: list[tuple[str | None, str]] = field(default_factory=list)
+    renames: list[tuple[tuple[str | None, str], tuple[str | None, str]]] = field(default_factory=list)
+    columns: dict[str, ColumnSpec] = field(default_factory=dict)
+    column_text: dict[str, str] = field(default_factory=dict)
+    key_text: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+    limited: bool = False
+    where: str | None = None
+    assignments: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _table_sql(schema: str | None, name: str) -> str:
+    return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+
+
+def read_statement(text: str) -> MyStatement:
+    """Classify one statement; `unparsable` (with the reason) rather than an exception."""
+    m = _SET_STATEMENT.match(text)
+    if m is not None:
+        inner = read_statement(m.group("stmt"))
+        inner.settings.update(_settings(m.group("vars")))
+        inner.text = text
+        return inner
+    tokens = tokenize(text)
+    if not tokens:
+        return MyStatement("other", text)
+    for token in tokens:
+        if token.kind in ("ident", "string") and (len(token.text) < 2 or token.text[-1] != token.text[0]):
+            return MyStatement("unparsable", text, error="a quoted name or string is never closed")
+    cur = Cursor(tokens, text)
+    first = tokens[0]
+    if first.kind != "word" or first.value.upper() not in _VERBS:
+        return MyStatement("unparsable", text, error=f"'{first.text}' does not start a MySQL statement")
+    try:
+        return _read(cur, text)
+    except (DdlSyntaxError, AssertionError, IndexError, ValueError) as exc:
+        return MyStatement("unparsable", text, error=str(exc) or "unexpected syntax")
+
+
+def _settings(text: str) -> dict[str, str]:
+    return {m.group("name").lower(): m.group("value").strip("'").upper() for m in _SESSION_SETTING.finditer(text)}
+
+
+def _read(cur: Cursor, text: str) -> MyStatement:
+    if cur.accept("ALTER"):
+        cur.accept("ONLINE") or cur.accept("IGNORE")
+        if cur.accept("TABLE"):
+            return _read_alter(cur, text)
+        return MyStatement("other", text)
+    if cur.accept("CREATE"):
+        return _read_create(cur, text)
+    if cur.accept("DROP"):
+        return _read_drop(cur, text)
+    if cur.accept("RENAME", "TABLE"):
+        st = MyStatement("rename_table", text)
+        for part in cur.split_commas():
+            old = part.qualified_name()
+            if not part.accept("TO"):
+                raise DdlSyntaxError("RENAME TABLE without TO")
+            st.renames.append((old, part.qualified_name()))
+        if not st.renames:
+            raise DdlSyntaxError("RENAME TABLE names no table")
+        st.schema, st.table = st.renames[0][0]
+        return st
+    if cur.accept("OPTIMIZE") or cur.accept("TRUNCATE"):
+        kind = "optimize" if cur.tokens[0].is_word("OPTIMIZE") else "truncate"
+        cur.accept("NO_WRITE_TO_BINLOG") or cur.accept("LOCAL")
+        cur.accept("TABLE")
+        st = MyStatement(kind, text)
+        st.tables = [part.qualified_name() for part in cur.split_commas()]
+        if not st.tables:
+            raise DdlSyntaxError(f"{kind.upper()} names no table")
+        st.schema, st.table = st.tables[0]
+        return st
+    if cur.accept("UPDATE") or cur.accept("DELETE"):
+        return _read_dml(cur, text)
+    if cur.accept("SET"):
+        return MyStatement("set", text, settings=_settings(cur.rest_text()))
+    return MyStatement("other", text)
+
+
+def _read_alter(cur: Cursor, text: str) -> MyStatement:
+    cur.accept("IF", "EXISTS")
+    schema, name = cur.qualified_name()
+    st = MyStatement("alter", text, schema=schema, table=name, table_sql=_table_sql(schema, name))
+    for clause in cur.split_commas():
+        clause_text = clause.rest_text()
+        option = _ALTER_OPTION.match(clause_text)
+        if option is not None:
+            if option.group(1).upper() == "ALGORITHM":
+                st.algorithm = option.group(2).upper()
+            else:
+                st.lock = option.group(2).upper()
+            continue
+        st.ops.extend(_alter_clause(clause, clause_text))
+    if not st.ops and st.algorithm is None and st.lock is None:
+        raise DdlSyntaxError("ALTER TABLE without any change")
+    return st
+
+
+def _alter_clause(cur: Cursor, text: str) -> list[AlterOp]:
+    if cur.accept("ADD"):
+        return _alter_add(cur, text)
+    if cur.accept("MODIFY") or cur.accept("CHANGE"):
+        changing = cur.tokens[cur.pos - 1].is_word("CHANGE")
+        cur.accept("COLUMN")
+        cur.accept("IF", "EXISTS")
+        old = cur.name() if changing else None
+        spec = parse_column(cur, Dialect.MYSQL)
+        if not spec.type_text:
+            raise DdlSyntaxError(f"column {spec.name} has no type")
+        column = old or spec.name
+        op = AlterOp("modify_column", text, column=column, spec=spec, charset=_charset(text),
+                     collation=_collation(text))
+        if old is not None and old.lower() != spec.name.lower():
+            op.new_name = spec.name
+        return [op]
+    if cur.accept("DROP"):
+        if cur.accept("PRIMARY", "KEY"):
+            return [AlterOp("drop_primary", text)]
+        if cur.accept("FOREIGN", "KEY"):
+            cur.accept("IF", "EXISTS")
+            return [AlterOp("drop_foreign_key", text, new_name=cur.name())]
+        if cur.accept("INDEX") or cur.accept("KEY"):
+            cur.accept("IF", "EXISTS")
+            return [AlterOp("drop_index", text, new_name=cur.name())]
+        if cur.accept("CHECK") or cur.accept("CONSTRAINT"):
+            cur.accept("IF", "EXISTS")
+            return [AlterOp("drop_constraint", text, new_name=cur.name())]
+        if cur.accept("PARTITION"):
+            return [AlterOp("partition", text)]
+        cur.accept("COLUMN")
+        cur.accept("IF", "EXISTS")
+        return [AlterOp("drop_column", text, column=cur.name())]
+    if cur.accept("ALTER"):
+        if cur.accept("INDEX") or cur.accept("KEY"):
+            return [AlterOp("index_visibility", text, new_name=cur.name())]
+        cur.accept("COLUMN")
+        column = cur.name()
+        if cur.accept("SET", "DEFAULT"):
+            return [AlterOp("set_default", text, column=column)]
+        if cur.accept("DROP", "DEFAULT"):
+            return [AlterOp("drop_default", text, column=column)]
+        return [AlterOp("column_visibility", text, column=column)]
+    if cur.accept("RENAME"):
+        if cur.accept("COLUMN"):
+            old = cur.name()
+            if not cur.accept("TO"):
+                raise DdlSyntaxError("RENAME COLUMN without TO")
+            return [AlterOp("rename_column", text, column=old, new_name=cur.name())]
+        if cur.accept("INDEX") or cur.accept("KEY"):
+            return [AlterOp("rename_index", text, new_name=cur.name())]
+        cur.accept("TO") or cur.accept("AS")
+        _schema, new_table = cur.qualified_name()
+        return [AlterOp("rename_table", text, new_name=new_table)]
+    if cur.accept("CONVERT", "TO"):
+        return [AlterOp("convert_charset", text, charset=_charset(text), collation=_collation(text))]
+    if cur.accept("FORCE") or _starts(cur, "ROW_FORMAT", "KEY_BLOCK_SIZE", "ENGINE"):
+        return [AlterOp("rebuild", text)]
+    if _starts(cur, "ORDER"):
+        return [AlterOp("order_by", text)]
+    if _starts(cur, "DEFAULT", "CHARACTER", "CHARSET", "COLLATE"):
+        return [AlterOp("table_charset", text)]
+    if _starts(cur, "COMMENT", "AUTO_INCREMENT", "STATS_PERSISTENT", "STATS_AUTO_RECALC", "STATS_SAMPLE_PAGES"):
+        return [AlterOp("table_option", text)]
+    if _starts(cur, "PARTITION", "REORGANIZE", "COALESCE", "TRUNCATE", "EXCHANGE", "REMOVE", "REBUILD",
+               "ANALYZE", "CHECK", "OPTIMIZE", "REPAIR", "DISCARD", "IMPORT"):
+        return [AlterOp("partition", text)]
+    return [AlterOp("other", text)]
+
+
+def _starts(cur: Cursor, *words: str) -> bool:
+    token = cur.peek()
+    return token is not None and token.is_word(*words)
+
+
+def _charset(text: str) -> str | None:
+    m = _CHARSET.search(text)
+    return m.group(1).lower() if m else None
+
+
+def _collation(text: str) -> str | None:
+    m = _COLLATE.search(text)
+    return m.group(1).lower() if m else None
+
+
+def _alter_add(cur: Cursor, text: str) -> list[AlterOp]:
+    first = cur.peek()
+    if first is None:
+        raise DdlSyntaxError("ADD without anything to add")
+    is_column = cur.accept("COLUMN")
+    if not is_column and first.is_word("PARTITION"):
+        return [AlterOp("partition", text)]
+    if not is_column and first.is_word(
+        "CONSTRAINT", "PRIMARY", "UNIQUE", "KEY", "INDEX", "FULLTEXT", "SPATIAL", "FOREIGN", "CHECK"
+    ):
+        cur.accept("IF", "NOT", "EXISTS")
+        item = parse_table_constraint(cur)
+        if isinstance(item, KeySpec):
+            kinds = {"primary": "add_primary", "unique": "add_index", "index": "add_index",
+                     "fulltext": "add_fulltext", "spatial": "add_spatial"}
+            return [AlterOp(kinds[item.kind], text, key=item)]
+        if isinstance(item, ForeignKeySpec):
+            return [AlterOp("add_foreign_key", text, fk=item)]
+        return [AlterOp("add_check", text)]
+    cur.accept("IF", "NOT", "EXISTS")
+    token = cur.peek()
+    if token is not None and token.kind == "punct" and token.value == "(":
+        ops = []
+        for part in cur.group().split_commas():
+            source = part.rest_text()
+            spec = parse_column(part, Dialect.MYSQL)
+            ops.append(AlterOp("add_column", "ADD COLUMN " + source, column=spec.name, spec=spec,
+                               charset=_charset(source)))
+        return ops
+    spec = parse_column(cur, Dialect.MYSQL)
+    if not spec.type_text:
+        raise DdlSyntaxError(f"column {spec.name} has no type")
+    return [AlterOp("add_column", text, column=spec.name, spec=spec, charset=_charset(text))]
+
+
+def _read_create(cur: Cursor, text: str) -> MyStatement:
+    start = cur.pos
+    cur.accept("OR", "REPLACE")
+    cur.accept("TEMPORARY")
+    if cur.accept("TABLE"):
+        cur.accept("IF", "NOT", "EXISTS")
+        schema, name = cur.qualified_name()
+        st = MyStatement("create_table", text, schema=schema, table=name, table_sql=_table_sql(schema, name))
+        token = cur.peek()
+        if token is not None and token.kind == "punct" and token.value == "(":
+            body_cur = cur.group()
+            for element in Cursor(body_cur.tokens, text, body_cur.pos, body_cur.stop).split_commas():
+                source = element.rest_text()
+                first = element.peek()
+                if first is not None and first.kind in ("word", "ident") and not first.is_word(
+                    "CONSTRAINT", "PRIMARY", "UNIQUE", "KEY", "INDEX", "FULLTEXT", "SPATIAL", "FOREIGN", "CHECK"
+                ):
+                    st.column_text[first.value.lower()] = source
+                else:
+                    st.key_text[str(len(st.key_text))] = source
+            body = parse_table_body(body_cur, Dialect.MYSQL)
+            st.columns = {c.name.lower(): c for c in body.columns}
+        return st
+    cur.pos = start
+    if _starts(cur, "UNIQUE", "FULLTEXT", "SPATIAL", "INDEX", "ONLINE", "OFFLINE"):
+        cur.pos = start - 1
+        index = parse_create_index(cur)
+        kind = {"unique": "add_index", "index": "add_index", "fulltext": "add_fulltext",
+                "spatial": "add_spatial"}[index.key.kind]
+        st = MyStatement("create_index", text, schema=index.schema, table=index.table,
+                         table_sql=_table_sql(index.schema, index.table))
+        st.ops = [AlterOp(kind, text, key=index.key)]
+        _inline_options(st, text)
+        return st
+    cur.accept("DEFINER")
+    if re.search(r"^\s*CREATE\b[^;]*?\bTRIGGER\b", text, re.IGNORECASE):
+        m = re.search(r"\bON\s+([`\w.]+)", text, re.IGNORECASE)
+        st = MyStatement("create_trigger", text)
+        if m:
+            schema, _, name = m.group(1).replace("`", "").rpartition(".")
+            st.schema, st.table = schema or None, name
+        return st
+    return MyStatement("other", text)
+
+
+def _inline_options(st: MyStatement, text: str) -> None:
+    for m in re.finditer(r"\b(ALGORITHM|LOCK)\s*=?\s*(\w+)", text, re.IGNORECASE):
+        if m.group(1).upper() == "ALGORITHM":
+            st.algorithm = m.group(2).upper()
+        else:
+            st.lock = m.group(2).upper()
+
+
+def _read_drop(cur: Cursor, text: str) -> MyStatement:
+    cur.accept("TEMPORARY")
+    if cur.accept("TABLE") or cur.accept("TABLES"):
+        cur.accept("IF", "EXISTS")
+        st = MyStatement("drop_table", text)
+        st.tables = [part.qualified_name() for part in cur.split_commas() if not _starts(part, "RESTRICT", "CASCADE")]
+        if not st.tables:
+            raise DdlSyntaxError("DROP TABLE names no table")
+        st.schema, st.table = st.tables[0]
+        return st
+    if cur.accept("INDEX"):
+        cur.accept("IF", "EXISTS")
+        name = cur.name()
+        if not cur.accept("ON"):
+            raise DdlSyntaxError("DROP INDEX needs ON table in MySQL")
+        schema, table = cur.qualified_name()
+        st = MyStatement("drop_index", text, schema=schema, table=table, table_sql=_table_sql(schema, table))
+        st.ops = [AlterOp("drop_index", text, new_name=name)]
+        _inline_options(st, text)
+        return st
+    return MyStatement("other", text)
+
+
+def _read_dml(cur: Cursor, text: str) -> MyStatement:
+    kind = "update" if cur.tokens[cur.pos - 1].is_word("UPDATE") else "delete"
+    while cur.accept("LOW_PRIORITY") or cur.accept("QUICK") or cur.accept("IGNORE"):
+        pass
+    if kind == "delete" and not cur.accept("FROM"):
+        # multi-table DELETE t1 FROM t1 JOIN ...: the first name is the target
+        pass
+    schema, name = cur.qualified_name()
+    st = MyStatement(kind, text, schema=schema, table=name, table_sql=_table_sql(schema, name))
+    upper = [t.value.upper() if t.kind == "word" else "" for t in cur.tokens]
+    depth = 0
+    where_at = set_at = order_at = limit_at = join = None
+    for i in range(cur.pos, len(cur.tokens)):
+        token = cur.tokens[i]
+        if token.kind == "punct" and token.value == "(":
+            depth += 1
+        elif token.kind == "punct" and token.value == ")":
+            depth -= 1
+        elif depth == 0:
+            word = upper[i]
+            if word == "SET" and set_at is None:
+                set_at = i
+            elif word == "WHERE" and where_at is None:
+                where_at = i
+            elif word == "ORDER" and order_at is None:
+                order_at = i
+            elif word == "LIMIT":
+                limit_at = i
+            elif word in ("JOIN", "USING") or (token.kind == "punct" and token.value == "," and set_at is None):
+                join = i
+    st.limited = limit_at is not None and bool(_LIMIT.search(text))
+    end = min(x for x in (order_at, limit_at, len(cur.tokens)) if x is not None)
+    if where_at is not None:
+        st.where = cur.source(where_at + 1, end - 1)
+    if set_at is not None:
+        stop = where_at if where_at is not None else end
+        assignments = Cursor(cur.tokens, text, set_at + 1, stop).split_commas()
+        for part in assignments:
+            source = part.rest_text()
+            column, sep, value = source.partition("=")
+            if sep:
+                st.assignments.append((column.strip().split(".")[-1].strip("`"), value.strip()))
+    if join is not None:
+        st.kind = kind + "_multi"
+    return st
+
+
+def is_batched(st: MyStatement) -> bool:
+    """LIMIT batches or an explicit key range (BETWEEN) make an UPDATE/DELETE a bounded batch."""
+    return st.limited or bool(st.where and _BETWEEN.search(st.where))
+
+
+# ---------------------------------------------------------------------------------- what the script knows
+
+
+@dataclass
+class ColumnDef:
+    """A column's current definition: the SQL text when the script wrote it, the parsed spec."""
+
+    name: str
+    sql: str | None
+    type_text: str
+    not_null: bool
+    default: str | None
+    charset: str | None
+    collation: str | None
+    generated: bool = False
+    auto_increment: bool = False
+
+
+_CLAUSE_HEAD = re.compile(
+    r"^\s*(?:ADD|MODIFY|CHANGE)\s+(?:COLUMN\s+)?(?:IF\s+(?:NOT\s+)?EXISTS\s+)?", re.IGNORECASE
+)
+_PLACEMENT = re.compile(r"\s+(?:FIRST|AFTER\s+(?:`(?:[^`]|``)*`|\w+))\s*$", re.IGNORECASE)
+
+
+def column_sql(op: AlterOp) -> str | None:
+    """The column definition an ADD/MODIFY/CHANGE clause writes (without FIRST/AFTER), or None."""
+    if op.kind not in ("add_column", "modify_column") or op.spec is None:
+        return None
+    text = _CLAUSE_HEAD.sub("", op.text, count=1)
+    if (op.kind == "modify_column" and op.new_name is not None) or re.match(r"\s*CHANGE\b", op.text, re.IGNORECASE):
+        tokens = tokenize(text)
+        if len(tokens) > 1:
+            text = text[tokens[1].start:]
+    return _PLACEMENT.sub("", text).strip()
+
+
+def column_from_spec(spec: ColumnSpec, sql: str | None, charset: str | None) -> ColumnDef:
+    return ColumnDef(
+        name=spec.name, sql=sql, type_text=spec.type_text, not_null=bool(spec.not_null or spec.primary),
+        default=spec.default, charset=charset or _charset(sql or ""), collation=spec.collation,
+        generated=spec.generated is not None, auto_increment=spec.auto_increment,
+    )
+
+
+def column_from_catalog(column: Column) -> ColumnDef:
+    charset = column.collation.split("_")[0] if column.collation else None
+    parts = [quote(column.name), column.data_type]
+    if charset and column.collation:
+        parts.append(f"CHARACTER SET {charset} COLLATE {column.collation}")
+    parts.append("NOT NULL" if not column.nullable else "NULL")
+    if column.default is not None:
+        parts.append(f"DEFAULT {column.default}")
+    if column.auto_increment:
+        parts.append("AUTO_INCREMENT")
+    if column.comment:
+        parts.append("COMMENT '" + column.comment.replace("\\", "\\\\").replace("'", "''") + "'")
+    sql = None if column.generated else " ".join(parts)
+    return ColumnDef(
+        name=column.name, sql=sql, type_text=column.data_type, not_null=not column.nullable,
+        default=column.default, charset=charset, collation=column.collation, generated=column.generated is not None,
+        auto_increment=column.auto_increment,
+    )
+
+
+@dataclass
+class TableState:
+    """What the script or the live catalog says about a table the migration touches."""
+
+    schema: str | None
+    name: str
+    created_here: bool
+    live: Table | None = None
+    columns: dict[str, ColumnDef] = field(default_factory=dict)
+    primary_key: list[str] = field(default_factory=list)
+    has_fulltext: bool = False
+
+
+class ScriptState:
+    """Tables created so far in the script, their columns, and the session settings in force."""
+
+    def __init__(self, ctx: MigrationContext) -> None:
+        self.ctx = ctx
+        self.tables: dict[str, TableState] = {}
+        self.settings: dict[str, str] = {}
+
+    @staticmethod
+    def key(schema: str | None, name: str) -> str:
+        return f"{(schema or '').lower()}.{name.lower()}"
+
+    def table(self, schema: str | None, name: str) -> TableState:
+        key = self.key(schema, name)
+        if key in self.tables:
+            return self.tables[key]
+        live = self._live(schema, name)
+        state = TableState(schema, name, created_here=False, live=live)
+        if live is not None:
+            state.columns = {c.name.lower(): column_from_catalog(c) for c in live.columns}
+            state.primary_key = list(live.primary_key.columns) if live.primary_key else []
+            state.has_fulltext = any(i.method == "fulltext" for i in live.indexes)
+        self.tables[key] = state
+        return state
+
+    def _live(self, schema: str | None, name: str) -> Table | None:
+        found = self.ctx.table(schema, name)
+        if found is not None or self.ctx.catalog is None or schema is not None:
+            return found
+        same = [t for t in self.ctx.catalog.tables if t.name.lower() == name.lower()]
+        return same[0] if len(same) == 1 else None
+
+    def apply(self, st: MyStatement) -> None:
+        """Record what the statement changes (after the rules have looked at it)."""
+        if st.kind == "set":
+            self.settings.update(st.settings)
+        elif st.kind == "create_table" and st.table:
+            state = TableState(st.schema, st.table, created_here=True)
+            for key, spec in st.columns.items():
+                state.columns[key] = column_from_spec(spec, st.column_text.get(key), None)
+                if spec.primary:
+                    state.primary_key = [spec.name]
+            for source in st.key_text.values():
+                m = re.match(r"\s*(?:CONSTRAINT\s+\S+\s+)?PRIMARY\s+KEY\s*\((.*)\)", source, re.IGNORECASE | re.DOTALL)
+                if m:
+                    state.primary_key = [p.strip().strip("`").split("(")[0] for p in m.group(1).split(",")]
+                if re.match(r"\s*FULLTEXT\b", source, re.IGNORECASE):
+                    state.has_fulltext = True
+            self.tables[self.key(st.schema, st.table)] = state
+        elif st.kind == "drop_table":
+            for schema, name in st.tables:
+                self.tables.pop(self.key(schema, name), None)
+        elif st.kind == "rename_table":
+            for (old_schema, old), (new_schema, new) in st.renames:
+                moved = self.tables.pop(self.key(old_schema, old), None)
+                if moved is not None:
+                    moved.schema, moved.name = new_schema, new
+                    self.tables[self.key(new_schema, new)] = moved
+        elif st.kind == "alter" and st.table:
+            self._apply_alter(st)
+
+    def _apply_alter(self, st: MyStatement) -> None:
+        assert st.table is not None
+        state = self.table(st.schema, st.table)
+        for op in st.ops:
+            if op.kind in ("add_column", "modify_column") and op.spec is not None and op.column:
+                state.columns.pop(op.column.lower(), None)
+                state.columns[op.spec.name.lower()] = column_from_spec(op.spec, column_sql(op), op.charset)
+            elif op.kind == "drop_column" and op.column:
+                state.columns.pop(op.column.lower(), None)
+            elif op.kind == "rename_column" and op.column and op.new_name:
+                col = state.columns.pop(op.column.lower(), None)
+                if col is not None:
+                    col.name = op.new_name
+                    col.sql = None
+                    state.columns[op.new_name.lower()] = col
+            elif op.kind == "add_fulltext":
+                state.has_fulltext = True
+            elif op.kind == "rename_table" and op.new_name:
+                self.tables.pop(self.key(st.schema, st.table), None)
+                state.name = op.new_name
+                self.tables[self.key(st.schema, op.new_name)] = state
+
+
+# ---------------------------------------------------------------------------------- what an operation costs
+
+
+@dataclass
+class Assessment:
+    """How InnoDB runs one operation on the target version."""
+
+    rule_id: str | None
+    algorithm: str | None
+    lock: str | None  # NONE, SHARED, EXCLUSIVE
+    rebuilds_table: bool
+    message: str
+    clause: str | None  # the explicit clause that keeps it online, or None when there is none
+    blocks_writes: bool = False
+
+
+def _version_at_least(ctx: MigrationContext, mysql: int, mariadb: int) -> bool:
+    if ctx.dialect is Dialect.MARIADB:
+        return ctx.server_version_num >= mariadb
+    return ctx.server_version_num >= mysql
+
+
+def _normal_type(type_text: str) -> str:
+    text = _DISPLAY_WIDTH.sub(lambda m: m.group(1), type_text.lower())
+    text = re.sub(r"\binteger\b", "int", text)
+    text = re.sub(r"\bbool(ean)?\b", "tinyint(1)", text)
+    return re.sub(r"\s+", "", text)
+
+
+def _enum_values(type_text: str) -> list[str] | None:
+    m = _ENUM.match(type_text)
+    if m is None:
+        return None
+    return re.findall(r"'((?:[^'\\]|''|\\.)*)'", m.group("values"))
+
+
+def varchar_bytes(type_text: str, charset: str | None) -> int | None:
+    m = _VARCHAR.match(type_text)
+    if m is None:
+        return None
+    return int(m.group(1)) * _MAX_BYTES_PER_CHAR.get((charset or "utf8mb4").lower(), 4)
+
+
+def instant_or_inplace(ctx: MigrationContext, instant: bool) -> str:
+    return "ALGORITHM=INSTANT" if instant else "ALGORITHM=INPLACE, LOCK=NONE"
+
+
+def assess(
+    op: AlterOp, state: TableState, ctx: MigrationContext, st: MyStatement, settings: dict[str, str]
+) -> Assessment:
+    """Algorithm, lock and rebuild of one operation, and the rule it falls under (None: nothing to say).
+
+    `settings` are the session settings in force (foreign_key_checks decides how a foreign key is added).
+    """
+    engine = "MariaDB" if ctx.dialect is Dialect.MARIADB else "MySQL"
+    if op.kind == "add_column" and op.spec is not None:
+        spec = op.spec
+        stored = spec.generated is not None and re.search(r"\b(STORED|PERSISTENT)\b", op.text, re.IGNORECASE)
+        if stored:
+            return Assessment("migration.mysql_stored_generated_column", COPY, "SHARED", True,
+                              f"adding the STORED generated column {spec.name} copies the table and blocks writes",
+                              None, blocks_writes=True)
+        if spec.auto_increment:
+            return Assessment("migration.mysql_blocking_alter", INPLACE, "SHARED", True,
+                              f"adding the AUTO_INCREMENT column {spec.name} rebuilds the table and blocks writes",
+                              None, blocks_writes=True)
+        positioned = spec.first or spec.after is not None
+        instant = (_version_at_least(ctx, 80029, 100400)
+                   or (not positioned and _version_at_least(ctx, 80012, 100302))) and not state.has_fulltext
+        if spec.not_null and spec.default is None and spec.generated is None:
+            return Assessment("migration.mysql_not_null_without_default", INSTANT if instant else INPLACE, "NONE",
+                              not instant, f"column {spec.name} is added NOT NULL without a DEFAULT: existing rows "
+                              "get the type's implicit value and inserts that omit the column fail in strict mode",
+                              instant_or_inplace(ctx, instant))
+        if instant:
+            return Assessment("migration.mysql_instant_available", INSTANT, "NONE", False,
+                              f"adding {spec.name} is instant on {engine} {version_text(ctx)}: "
+                              "say ALGORITHM=INSTANT so the server refuses rather than copies", "ALGORITHM=INSTANT")
+        return Assessment("migration.mysql_inplace_rebuild", INPLACE, "NONE", True,
+                          f"adding {spec.name} rebuilds the table in place on {engine} {version_text(ctx)}",
+                          "ALGORITHM=INPLACE, LOCK=NONE")
+    if op.kind == "drop_column":
+        instant = _version_at_least(ctx, 80029, 100400)
+        return Assessment("migration.mysql_drop_column", INSTANT if instant else INPLACE, "NONE", not instant,
+                          f"dropping {op.column} destroys its data; nothing brings it back",
+                          instant_or_inplace(ctx, instant))
+    if op.kind == "rename_column":
+        instant = _version_at_least(ctx, 80028, 100300)
+        return Assessment("migration.mysql_rename", INSTANT if instant else INPLACE, "NONE", False,
+                          f"renaming {op.column} to {op.new_name} breaks every running query that names it",
+                          instant_or_inplace(ctx, instant))
+    if op.kind in ("set_default", "drop_default"):
+        return Assessment("migration.mysql_instant_available", INSTANT, "NONE", False,
+                          f"changing the default of {op.column} only changes metadata", "ALGORITHM=INSTANT")
+    if op.kind == "modify_column":
+        return _assess_modify(op, state, ctx, engine)
+    if op.kind == "add_index":
+        return Assessment("migration.mysql_online_index", INPLACE, "NONE", False,
+                          "the index is built online but reads the whole table and lags replicas"
+                          + ("; a UNIQUE build fails on duplicates" if op.key and op.key.kind == "unique" else ""),
+                          "ALGORITHM=INPLACE, LOCK=NONE")
+    if op.kind == "add_fulltext":
+        return Assessment("migration.mysql_fulltext_index", INPLACE, "SHARED", not state.has_fulltext,
+                          "a FULLTEXT index build blocks writes (LOCK=SHARED)"
+                          + ("; the first one also rebuilds the table to add FTS_DOC_ID" if not state.has_fulltext
+                             else ""), None, blocks_writes=True)
+    if op.kind == "add_spatial":
+        return Assessment("migration.mysql_spatial_index", INPLACE, "SHARED", False,
+                          "a SPATIAL index build blocks writes (LOCK=SHARED)", None, blocks_writes=True)
+    if op.kind == "add_primary":
+        dropping = any(o.kind == "drop_primary" for o in st.ops)
+        return Assessment("migration.mysql_primary_key_change", INPLACE, "NONE", True,
+                          ("replacing" if dropping else "adding") + " the primary key rebuilds the whole table "
+                          "(clustered index); online, but fails on duplicates or NULLs", "ALGORITHM=INPLACE, LOCK=NONE")
+    if op.kind == "drop_primary":
+        if any(o.kind == "add_primary" for o in st.ops):
+            return Assessment(None, INPLACE, "NONE", True, "", "ALGORITHM=INPLACE, LOCK=NONE")
+        return Assessment("migration.mysql_primary_key_change", COPY, "SHARED", True,
+                          "dropping the primary key without adding another copies the table and blocks writes",
+                          None, blocks_writes=True)
+    if op.kind == "add_foreign_key":
+        checks_off = settings.get("foreign_key_checks", "1") in ("0", "OFF")
+        if checks_off:
+            return Assessment("migration.mysql_foreign_key_unchecked", INPLACE, "NONE", False,
+                              "with foreign_key_checks=0 the key is added in place without checking existing rows",
+                              "ALGORITHM=INPLACE, LOCK=NONE")
+        return Assessment("migration.mysql_foreign_key_copy", COPY, "SHARED", True,
+                          "with foreign_key_checks on, adding a foreign key copies the table and blocks writes",
+                          None, blocks_writes=True)
+    if op.kind == "add_check":
+        return Assessment("migration.mysql_blocking_alter", COPY, "SHARED", True,
+                          "adding a CHECK constraint copies the table to validate it and blocks writes",
+                          None, blocks_writes=True)
+    if op.kind == "convert_charset":
+        return Assessment("migration.mysql_charset_change", COPY, "SHARED", True,
+                          f"CONVERT TO CHARACTER SET {op.charset or ''} rewrites every text column: "
+                          "a table copy that blocks writes", None, blocks_writes=True)
+    if op.kind == "rebuild":
+        if re.match(r"\s*ENGINE\s*=?\s*[`'\"]?innodb\b", op.text, re.IGNORECASE) or op.text.upper().startswith(
+                "FORCE") or not op.text.upper().startswith("ENGINE"):
+            return Assessment("migration.mysql_table_rebuild", INPLACE, "NONE", True,
+                              "the table is rebuilt: online, but it rewrites every row and lags replicas",
+                              "ALGORITHM=INPLACE, LOCK=NONE")
+        return Assessment("migration.mysql_blocking_alter", COPY, "SHARED", True,
+                          "changing the storage engine copies the table and blocks writes", None, blocks_writes=True)
+    if op.kind == "order_by":
+        return Assessment("migration.mysql_blocking_alter", COPY, "SHARED", True,
+                          "ALTER TABLE ... ORDER BY copies the table and blocks writes", None, blocks_writes=True)
+    if op.kind == "rename_table":
+        return Assessment("migration.mysql_rename", INSTANT, "EXCLUSIVE", False,
+                          f"renaming the table to {op.new_name} breaks every running query that names it", None)
+    if op.kind in ("drop_index", "rename_index", "drop_foreign_key", "drop_constraint", "index_visibility",
+                   "table_charset", "table_option", "column_visibility"):
+        return Assessment(None, INPLACE, "NONE", False, "", None)
+    return Assessment(None, None, None, False, "", None)
+
+
+def _assess_modify(op: AlterOp, state: TableState, ctx: MigrationContext, engine: str) -> Assessment:
+    assert op.spec is not None and op.column is not None
+    spec = op.spec
+    old = state.columns.get(op.column.lower())
+    renamed = op.new_name is not None
+    if old is None or old.generated:
+        return Assessment("migration.mysql_column_type_change", None, None, False,
+                          f"column {op.column} is redefined but its current definition is unknown here: unless "
+                          "only the default, a VARCHAR length within its length-byte class or an ENUM tail changes, "
+                          f"{engine} copies the table and blocks writes (give the live database or the CREATE TABLE)",
+                          None)
+    new_charset = op.charset or old.charset
+    new_collation = op.collation or (old.collation if op.charset is None else None)
+    if (op.charset and old.charset and op.charset != old.charset) or (
+            op.collation and old.collation and op.collation != old.collation):
+        return Assessment("migration.mysql_charset_change", COPY, "SHARED", True,
+                          f"changing the character set or collation of {op.column} copies the table and blocks "
+                          "writes", None, blocks_writes=True)
+    del new_charset, new_collation
+    old_type, new_type = _normal_type(old.type_text), _normal_type(spec.type_text)
+    positioned = spec.first or spec.after is not None
+    rename_note = f" and renames it to {op.new_name}" if renamed else ""
+    if old_type != new_type:
+        old_enum, new_enum = _enum_values(old.type_text), _enum_values(spec.type_text)
+        if old_enum is not None and new_enum is not None and old_type.startswith(new_type[:3]):
+            if new_enum[: len(old_enum)] == old_enum and (len(new_enum) <= 255) == (len(old_enum) <= 255):
+                return _metadata_change(op, ctx, engine, f"appending ENUM/SET values to {op.column}", renamed)
+            return Assessment("migration.mysql_enum_reorder", COPY, "SHARED", True,
+                              f"the new value list of {op.column} inserts, reorders or removes values: the stored "
+                              "numbers change, so the table is copied and writes block", None, blocks_writes=True)
+        old_bytes, new_bytes = varchar_bytes(old.type_text, old.charset), varchar_bytes(spec.type_text, old.charset)
+        if old_bytes is not None and new_bytes is not None and new_bytes >= old_bytes:
+            if ctx.dialect is Dialect.MARIADB and ctx.server_version_num >= 100403:
+                if new_bytes <= 255 or old_bytes >= 256 or old_bytes <= 127:
+                    return _metadata_change(op, ctx, engine, f"widening the VARCHAR {op.column}", renamed)
+            elif (new_bytes <= 255) == (old_bytes <= 255):
+                return Assessment("migration.mysql_instant_available" if not renamed else "migration.mysql_rename",
+                                  INPLACE, "NONE", False,
+                                  f"widening the VARCHAR {op.column} within its length-byte class is done in place "
+                                  "without a rebuild" + rename_note, "ALGORITHM=INPLACE, LOCK=NONE")
+            return Assessment("migration.mysql_column_type_change", COPY, "SHARED", True,
+                              f"widening {op.column} from {old_bytes} to {new_bytes} bytes crosses the 255-byte "
+                              "boundary of the length prefix: the table is copied and writes block", None,
+                              blocks_writes=True)
+        return Assessment("migration.mysql_column_type_change", COPY, "SHARED", True,
+                          f"changing the type of {op.column} from {old.type_text} to {spec.type_text} copies the "
+                          "table and blocks writes", None, blocks_writes=True)
+    if bool(spec.not_null or spec.primary) != old.not_null:
+        return Assessment("migration.mysql_inplace_rebuild" if not renamed else "migration.mysql_rename",
+                          INPLACE, "NONE", True,
+                          f"making {op.column} {'NOT NULL' if spec.not_null else 'NULL'} rebuilds the table in place"
+                          + ("; it fails if a row holds NULL" if spec.not_null else "") + rename_note,
+                          "ALGORITHM=INPLACE, LOCK=NONE")
+    if positioned and not (ctx.dialect is Dialect.MARIADB and ctx.server_version_num >= 100400):
+        return Assessment("migration.mysql_inplace_rebuild" if not renamed else "migration.mysql_rename",
+                          INPLACE, "NONE", True, f"moving {op.column} rebuilds the table in place" + rename_note,
+                          "ALGORITHM=INPLACE, LOCK=NONE")
+    return _metadata_change(op, ctx, engine, f"changing the default or comment of {op.column}", renamed)
+
+
+def _metadata_change(op: AlterOp, ctx: MigrationContext, engine: str, what: str, renamed: bool) -> Assessment:
+    if renamed:
+        return Assessment("migration.mysql_rename", INSTANT, "NONE", False,
+                          f"{what} renames it to {op.new_name}, which breaks every running query that names "
+                          f"{op.column}", "ALGORITHM=INSTANT")
+    instant = _version_at_least(ctx, 80012, 100303)
+    return Assessment("migration.mysql_instant_available", INSTANT if instant else INPLACE, "NONE", False,
+                      f"{what} only changes metadata on {engine} {version_text(ctx)}",
+                      instant_or_inplace(ctx, instant))
+
+
+def version_text(ctx: MigrationContext) -> str:
+    v = ctx.server_version_num
+    return f"{v // 10000}.{v // 100 % 100}.{v % 100}"
+
+
+def implicit_default(type_text: str) -> str | None:
+    """The value MySQL gives existing rows for a NOT NULL column added without DEFAULT, when it is simple."""
+    t = type_text.strip().lower()
+    if re.match(r"(tiny|small|medium|big)?int|integer|decimal|numeric|float|double|real|bit|bool", t):
+        return "0"
+    if re.match(r"(var)?char|(var)?binary|national|nchar|nvarchar|character", t):
+        return "''"
+    return None
+
+
+# ---------------------------------------------------------------------------------- rewrites
+
+BATCH_ROWS = 5000
+_VOLATILE = re.compile(
+    r"\b(NOW|CURRENT_TIMESTAMP|CURRENT_DATE|CURRENT_TIME|CURDATE|CURTIME|SYSDATE|UTC_TIMESTAMP|UTC_DATE|RAND|UUID|"
+    r"UUID_SHORT|LOCALTIME|LOCALTIMESTAMP|UNIX_TIMESTAMP|CONNECTION_ID|LAST_INSERT_ID)\b",
+    re.IGNORECASE,
+)
+_CREATE_INDEX = re.compile(
+    r"^\s*CREATE\s+(?:ONLINE\s+|OFFLINE\s+)?(?P<kind>UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+"
+    r"(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>`(?:[^`]|``)*`|[\w$]+)\s+(?:USING\s+\w+\s+)?ON\s+"
+    r"(?P<table>(?:`(?:[^`]|``)*`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[\w$]+))?)\s*(?P<rest>\(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_TRAILING_OPTIONS = re.compile(r"(?:\s+(?:ALGORITHM|LOCK)\s*=?\s*\w+)+\s*;?\s*$", re.IGNORECASE)
+
+
+def index_as_alter(text: str) -> str | None:
+    """`CREATE [UNIQUE] INDEX n ON t (cols) ...` as the ALTER TABLE clause `ADD [UNIQUE] INDEX n (cols) ...`."""
+    m = _CREATE_INDEX.match(text)
+    if m is None:
+        return None
+    kind = (m.group("kind") or "").strip().upper()
+    rest = _TRAILING_OPTIONS.sub("", m.group("rest")).strip()
+    return f"ADD {kind + ' ' if kind else ''}INDEX {m.group('name')} {rest}"
+
+
+def order_by_key(table: TableState) -> str:
+    return (" ORDER BY " + ", ".join(quote(c) for c in table.primary_key)) if table.primary_key else ""
+
+
+def batched_dml(st: MyStatement, table: TableState) -> str | None:
+    """The UPDATE/DELETE as one batch to repeat until it changes no row, or None when it cannot be batched.
+
+    An UPDATE batch must leave the rows it changed out of the next batch: it gets `NOT (col <=> value)`
+    for its assignments, which needs values that do not read the assigned columns or the clock.
+    """
+    if st.kind not in ("update", "delete"):
+        return None
+    where = f"({st.where})" if st.where else None
+    if st.kind == "delete":
+        condition = f" WHERE {where}" if where else ""
+        return f"DELETE FROM {st.table_sql}{condition}{order_by_key(table)} LIMIT {BATCH_ROWS};"
+    if not st.assignments:
+        return None
+    targets = [c for c, _ in st.assignments]
+    for _column, value in st.assignments:
+        if _VOLATILE.search(value):
+            return None
+        if any(re.search(r"(?<![\w$`])`?" + re.escape(t) + r"`?(?![\w$])", value, re.IGNORECASE) for t in targets):
+            return None
+    sets = ", ".join(f"{quote(c)} = {v}" for c, v in st.assignments)
+    guard = " OR ".join(f"NOT ({quote(c)} <=> {v})" for c, v in st.assignments)
+    condition = f"{where} AND ({guard})" if where else f"({guard})"
+    return f"UPDATE {st.table_sql} SET {sets} WHERE {condition}{order_by_key(table)} LIMIT {BATCH_ROWS};"
