@@ -356,7 +356,7 @@ class _Differ:
 
     def alter_column(self, table: Table, old: Column, new: Column) -> None:
         retyped = _type_key(old) != _type_key(new)
-        default_changed = not _same_expression(old.default, new.default)
+        default_changed = not _same_expression(old.default, new.default, mysql=self.mysql)
         null_changed = old.nullable != new.nullable
         if old.generated is not None or new.generated is not None or old.serial or new.serial:
             default_changed = default_changed and not (old.serial and new.serial)
@@ -487,7 +487,7 @@ class _Differ:
     def check_changed(self, a: CheckConstraint, b: CheckConstraint) -> bool:
         if self.mixed_sources and a.name and b.name:
             return False  # live PostgreSQL rewrites check expressions: trust the name across sources
-        return not _same_expression(a.expression, b.expression)
+        return not _same_expression(a.expression, b.expression, mysql=self.mysql)
 
     def diff_indexes(self, old: Table, new: Table) -> None:
         old_i = {self.name_key(i.name): i for i in old.indexes if self.is_plain_index(i)}
@@ -533,7 +533,11 @@ def _implicit_cast(old: str, new: str) -> bool:
     return (old in _NUMERIC and new in _NUMERIC) or (old in _STRING and new in _STRING)
 
 
+_MYSQL_BOOL = {"true": "1", "false": "0"}
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
+# CAST(x AS type) as a DDL deparser writes what the catalog shows as x::type
+_CAST_CALL = re.compile(r"\bCAST\s*\(", re.IGNORECASE)
+_CAST_TYPE = re.compile(r"\s+AS\s+[a-z_][a-z0-9_ ]*?(?:\([0-9, ]*\))?(?:\[\])?\s*\)", re.IGNORECASE)
 _CAST = re.compile(r"::\s*[a-z_][a-z0-9_ ]*(?:\([0-9, ]*\))?(?:\[\])?", re.IGNORECASE)
 
 
@@ -553,13 +557,17 @@ def _normalise(expression: str | None) -> str | None:
 
 def _squash(code: str) -> str:
     code = _CAST.sub("", code)
+    code = _CAST_CALL.sub("(", code)
+    code = _CAST_TYPE.sub(")", code)
     return re.sub(r"[\s()`\"]", "", code.lower())
 
 
-def _same_expression(a: str | None, b: str | None) -> bool:
+def _same_expression(a: str | None, b: str | None, *, mysql: bool = False) -> bool:
     if a is None or b is None:
         return a is b
     na, nb = _normalise(a), _normalise(b)
+    if mysql:  # BOOLEAN is tinyint(1): TRUE is stored and shown as 1
+        na, nb = (_MYSQL_BOOL.get(str(x), x) for x in (na, nb))
     if na == nb:
         return True
     try:
