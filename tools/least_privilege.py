@@ -38,18 +38,20 @@ def least_privilege_setup(
     app_role: str,
     owned_tables: list[str],
     owned_schemas: list[str],
+    migration_role: str | None = None,
 ) -> str:
     """SQL that separates a migration role from `app_role`: ownership moves, DDL rights go, DML is granted.
 
-    `owned_tables` ('schema.table') and `owned_schemas` are what the application role owns today.
+    `owned_tables` ('schema.table') and `owned_schemas` are what the application role owns today;
+    `migration_role` is the role that owns the rest (default: a new `<app>_migrator`).
     Run it as a superuser or as the current owner of those objects.
     """
-    migrator = migration_role_name(app_role)
+    migrator = migration_role or migration_role_name(app_role)
     app, mig, db = q(app_role), q(migrator), q(database)
     lines = [
         f"-- Two-user separation for {app_role}: {migrator} owns the schema and runs migrations (deploy",
         f"-- pipeline only); {app_role} reads and writes rows and nothing else.",
-        "-- Give the migration role a login and password out of band when the pipeline needs it:",
+        "-- If the migration role does not log in yet, give it a login and a password out of band:",
         f"--   ALTER ROLE {mig} LOGIN;  then  \\password {migrator}",
         ensure_role_sql(migrator),
         f"GRANT CONNECT ON DATABASE {db} TO {mig}, {app};",

@@ -22,6 +22,23 @@ class RoleContext:
     catalog: Catalog
     facts: PgFacts
     app_roles: list[str]
+    migrators: dict[str, str]
+
+
+def choose_migrators(catalog: Catalog, facts: PgFacts, app_roles: list[str]) -> dict[str, str]:
+    """Per app role, the role that should own its tables: the (non-superuser) owner of most of the
+    tables it uses, or a new `<app>_migrator` when it uses none it does not own."""
+    superusers = {r.name for r in catalog.roles if r.superuser}
+    owners = {t.qualified_name: t.owner for t in catalog.tables}
+    chosen: dict[str, str] = {}
+    for app in app_roles:
+        counts: dict[str, int] = {}
+        for row in facts.table_access:
+            owner = owners.get(f"{row['schema_name']}.{row['name']}")
+            if row["role"] == app and not row["owns"] and owner and owner not in superusers and owner != app:
+                counts[owner] = counts.get(owner, 0) + 1
+        chosen[app] = max(sorted(counts), key=lambda o: counts[o]) if counts else migration_role_name(app)
+    return chosen
 
 
 def q(name: str) -> str:
@@ -191,7 +208,7 @@ def _app_role_rights(ctx: RoleContext) -> list[Finding]:
     public_create = {g.object for g in ctx.catalog.grants
                      if g.object_type == "schema" and g.grantee == "PUBLIC" and g.privilege == "CREATE"}
     for app in ctx.app_roles:
-        migrator = migration_role_name(app)
+        migrator = ctx.migrators.get(app) or migration_role_name(app)
         ensure = ensure_role_sql(migrator)
         row = facts.role_facts.get(app)
         owned = list(row["owned_tables"] or []) if row else []
@@ -202,6 +219,14 @@ def _app_role_rights(ctx: RoleContext) -> list[Finding]:
                 ref = f"{q(schema)}.{q(table)}"
                 statements += [f"ALTER TABLE {ref} OWNER TO {q(migrator)};",
                                f"GRANT SELECT, INSERT, UPDATE, DELETE ON {ref} TO {q(app)};"]
+            # Tables the migration role creates from now on are the app's to use, too.
+            for schema in sorted({n.split(".", 1)[0] for n in owned}):
+                statements += [
+                    f"ALTER DEFAULT PRIVILEGES FOR ROLE {q(migrator)} IN SCHEMA {q(schema)} "
+                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {q(app)};",
+                    f"ALTER DEFAULT PRIVILEGES FOR ROLE {q(migrator)} IN SCHEMA {q(schema)} "
+                    f"GRANT USAGE, SELECT ON SEQUENCES TO {q(app)};",
+                ]
             out.append(make_finding(
                 "security.app_role_owns_tables", object_type=ObjectType.ROLE, obj=app,
                 message=f"Application role {app} owns {len(owned)} table(s) ({', '.join(owned[:5])}"

@@ -10,7 +10,7 @@ from dbsage.tools.findings import Finding
 from dbsage.tools.least_privilege import least_privilege_setup
 from dbsage.tools.security_pg_facts import PgFacts, detect_app_roles, load_role_access, load_session_facts
 from dbsage.tools.security_pg_rls import RlsContext, rls_findings, tenant_setting_of
-from dbsage.tools.security_pg_roles import RoleContext, role_findings
+from dbsage.tools.security_pg_roles import RoleContext, choose_migrators, role_findings
 from dbsage.tools.security_pg_server import server_findings
 from dbsage.tools.sources.guard import LiveDatabase, Mode
 
@@ -57,7 +57,8 @@ def audit_postgres(
         load_role_access(session, catalog, facts, roles)
     setting = tenant_setting_of(catalog, tenant_setting)
     findings = rls_findings(RlsContext(catalog, facts, roles, tenant_column, setting))
-    findings += role_findings(RoleContext(catalog, facts, roles))
+    migrators = choose_migrators(catalog, facts, roles)
+    findings += role_findings(RoleContext(catalog, facts, roles, migrators))
     server, not_checked = server_findings(catalog, facts)
     findings += server
     not_checked = facts.not_checked + not_checked
@@ -66,11 +67,13 @@ def audit_postgres(
             "application role checks (ownership, DDL rights, default privileges): no login role uses this "
             "database's tables; name it with app_roles"
         )
-    setup = _setup(catalog, facts, roles, findings)
+    setup = _setup(catalog, facts, roles, findings, migrators)
     return PgAudit(findings, roles, setting, not_checked, setup, facts)
 
 
-def _setup(catalog: Catalog, facts: PgFacts, roles: list[str], findings: list[Finding]) -> str | None:
+def _setup(
+    catalog: Catalog, facts: PgFacts, roles: list[str], findings: list[Finding], migrators: dict[str, str]
+) -> str | None:
     separated = {f.object for f in findings if f.rule_id in _SEPARATION_RULES}
     parts = []
     for role in roles:
@@ -86,5 +89,6 @@ def _setup(catalog: Catalog, facts: PgFacts, roles: list[str], findings: list[Fi
             app_role=role,
             owned_tables=list(row.get("owned_tables") or []),
             owned_schemas=owned_schemas,
+            migration_role=migrators.get(role),
         ))
     return "\n".join(parts) or None
