@@ -7,6 +7,8 @@ credentials (tools/security_files.py), which also runs without a database.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -138,7 +140,9 @@ def _audit_database(
             found, skipped = security_mysql.audit_mysql(session, catalog, app_roles=app_roles)
         return list(found), list(skipped) + not_checked, {"app_roles": list(app_roles or [])}
     assert db.url.path is not None
-    return sqlite_permission_findings(db.url.path), not_checked, {}
+    # sqlite:////abs/path leaves a double slash, which POSIX paths keep: name the file as ls would.
+    path = Path(os.path.realpath(db.url.path))
+    return sqlite_permission_findings(path), not_checked, {}
 
 
 def _probe(db: LiveDatabase, catalog: Any, roles: list[str], tenant_column: str, tenant_setting: str | None) -> Any:
