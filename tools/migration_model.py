@@ -128,6 +128,11 @@ class TrafficMeasure(_Model):
     reader_ops: int
     traffic_errors: int = 0
     error: str | None = Field(default=None, description="Why the migration itself failed, if it did")
+    longest_write_wait_ms: float = Field(default=0.0, description="Longest writer operation during the run")
+    longest_read_wait_ms: float = Field(default=0.0, description="Longest reader operation during the run")
+    baseline_op_ms: float = Field(default=0.0, description="Median operation time before the run started")
+    lock_timeout_retries: int = Field(default=0, description="Steps retried after hitting their lock_timeout")
+    first_traffic_error: str | None = Field(default=None, description="The first error the traffic saw")
 
 
 class Verification(_Model):
@@ -140,6 +145,10 @@ class Verification(_Model):
     rollback_restores_schema: bool
     schema_differences: list[str] = Field(default_factory=list, description="What the down migration left changed")
     summary: str
+    skipped_steps: list[int] = Field(
+        default_factory=list, description="Irreversible plan steps verify did not run (they cannot be rolled back)"
+    )
+    notes: list[str] = Field(default_factory=list, description="What the runs assumed or could not do")
 
 
 class MigrationReport(Report):

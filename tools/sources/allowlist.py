@@ -1444,6 +1444,8 @@ def _check_mysql_scratch_targets(tree: exp.Expr) -> None:
 
 
 def _check_sqlglot_nested(node: exp.Expr, mode: Mode) -> None:
+    if mode is Mode.SCRATCH and isinstance(node, exp.Drop) and isinstance(node.parent, exp.Alter):
+        return  # ALTER TABLE ... DROP COLUMN / INDEX / FOREIGN KEY: an action of the checked ALTER, not a statement
     if isinstance(node, _SQLGLOT_NESTED_STATEMENTS):
         if isinstance(node, _SQLGLOT_WRITE_ROOTS) and isinstance(node.parent, exp.CTE):
             _refuse(

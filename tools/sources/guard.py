@@ -31,6 +31,10 @@ from dbsage.tools.sources.urls import DatabaseUrl, parse_url, redact
 
 log = logging.getLogger("dbsage.guard")
 
+_OWN_DATABASE = re.compile(r"^dbsage_[a-z0-9_]{1,54}$")
+_CREATED_DATABASES: set[str] = set()
+"""Databases this process created (create_database); only these may be dropped or used as templates."""
+
 Params = Sequence[Any] | dict[str, Any] | None
 
 
@@ -180,6 +184,26 @@ class GuardedSession:
             raise InputError(f"The index's table {relation.relname} does not exist.")
         self._execute(create_sql, None)
 
+    def copy_out(self, query: str) -> Iterator[bytes]:
+        """PostgreSQL: the rows of one of dbsage's own SELECTs in COPY binary format, chunk by chunk.
+
+        For copying a row sample into a scratch database; the session's transaction (read-only by
+        default) and timeouts apply as to any other statement.
+        """
+        if self.dialect is not Dialect.POSTGRES:
+            raise InputError("COPY is a PostgreSQL feature.")
+        sql = f"COPY ({query}) TO STDOUT (FORMAT binary)"
+        self.statements.append(redact(sql))
+        log.debug("%s: %s", self.dialect.value, redact(sql))
+        self._deadline_holder[0] = time.monotonic() + self.limits.statement_timeout_ms / 1000
+        cursor: Any = self._cursor
+        try:
+            with cursor.copy(sql) as copy:
+                for chunk in copy:
+                    yield bytes(chunk)
+        except Exception as exc:
+            raise QueryFailed(_driver_message(exc, self.dialect)) from None
+
     def _execute(self, sql: str, params: Params) -> None:
         self.statements.append(redact(sql))
         log.debug("%s: %s", self.dialect.value, redact(sql))
@@ -258,6 +282,100 @@ class LiveDatabase:
         else:
             with self._sqlite_session(mode) as s:
                 yield s
+
+    # -- databases dbsage creates, and scratch connections -------------------------------------
+
+    def create_database(self, name: str, *, template: str | None = None) -> None:
+        """Create a database of dbsage's own on this server (`dbsage_...`), optionally from a template.
+
+        Only names starting with `dbsage_` are created, and only databases this process created can be
+        dropped again (drop_database) or serve as a template. Nothing is written to this database itself.
+        GuardRefused (reason `cannot_create_database`) when the login may not create databases.
+        """
+        if not _OWN_DATABASE.match(name) or (template is not None and template not in _CREATED_DATABASES):
+            raise GuardRefused(f"dbsage creates only databases named dbsage_...; refused {name!r}.", reason="name")
+        if self.dialect is Dialect.POSTGRES:
+            sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        elif self.dialect.is_mysql_family and template is None:
+            sql = f"CREATE DATABASE `{name}`"
+        else:
+            raise GuardRefused(f"Creating databases is not supported on {self.dialect.value}.", reason="dialect")
+        try:
+            self._server_statement(sql)
+        except QueryFailed as exc:
+            raise GuardRefused(
+                f"dbsage could not create its scratch database on {self.url.redacted}: {exc.message}",
+                reason="cannot_create_database",
+                hint="grant the login CREATEDB (MariaDB: CREATE, DROP), or name a scratch database "
+                "(--scratch-dsn) marked scratch in dbsage.toml",
+            ) from None
+        _CREATED_DATABASES.add(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database this process created with create_database (any other name is refused)."""
+        if name not in _CREATED_DATABASES:
+            raise GuardRefused(f"dbsage drops only databases it created; refused {name!r}.", reason="not_own")
+        if self.dialect is Dialect.POSTGRES:
+            self._server_statement(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            self._server_statement(f"DROP DATABASE IF EXISTS `{name}`")
+        _CREATED_DATABASES.discard(name)
+
+    @contextmanager
+    def scratch_connection(self) -> Iterator[Any]:
+        """A driver connection of its own, in autocommit, to a database marked scratch.
+
+        For running a migration as a deploy would (its own transactions, CREATE INDEX CONCURRENTLY,
+        its own lock timeouts) and for concurrent test traffic. Refused unless the database is scratch;
+        the caller checks what it sends (the allowlist's scratch mode). Closed when the block ends.
+        """
+        if not self.scratch:
+            raise GuardRefused(
+                f"{self.url.redacted} is not marked scratch; dbsage writes only to scratch databases.",
+                reason="not_scratch",
+                hint="mark the database `mode = \"scratch\"` in dbsage.toml, or use a database dbsage created",
+            )
+        if self.dialect is Dialect.POSTGRES:
+            import psycopg
+
+            try:
+                conn: Any = psycopg.connect(**self._postgres_conninfo(), autocommit=True)
+            except psycopg.Error as exc:
+                raise ConnectionFailed(
+                    f"Cannot connect to {self.url.redacted}: {_driver_message(exc, Dialect.POSTGRES)}"
+                ) from None
+        elif self.dialect.is_mysql_family:
+            conn = self._mysql_connect()
+            conn.autocommit(True)
+        else:
+            raise GuardRefused("Scratch connections exist for PostgreSQL and MariaDB/MySQL.", reason="dialect")
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _server_statement(self, sql: str) -> None:
+        """One server-level statement (CREATE/DROP DATABASE) in autocommit; it writes to no existing database."""
+        log.debug("%s: %s", self.dialect.value, sql)
+        if self.dialect is Dialect.POSTGRES:
+            import psycopg
+
+            try:
+                with psycopg.connect(**self._postgres_conninfo(), autocommit=True) as conn:
+                    conn.execute(sql.encode())
+            except psycopg.Error as exc:
+                raise QueryFailed(_driver_message(exc, Dialect.POSTGRES)) from None
+        else:
+            import pymysql
+
+            conn = self._mysql_connect()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(sql)
+            except pymysql.Error as exc:
+                raise QueryFailed(_driver_message(exc, self.dialect)) from None
+            finally:
+                conn.close()
 
     # -- connecting ---------------------------------------------------------------------------
 
