@@ -178,6 +178,5 @@ def test_wrong_dialect_is_input_error(tmp_path: Path) -> None:
 
     path = tmp_path / "x.db"
     sqlite3.connect(path).close()
-    with LiveDatabase.open(f"sqlite:///{path}") as db, db.session() as session:
-        with pytest.raises(InputError):
-            audit_mysql(session, load_catalog(db))
+    with LiveDatabase.open(f"sqlite:///{path}") as db, db.session() as session, pytest.raises(InputError):
+        audit_mysql(session, load_catalog(db))
