@@ -99,14 +99,24 @@ def _setting_finding(rule_id: str, name: str, value: str, message: str, fix: str
 # -- pg_hba rules --------------------------------------------------------------------------------
 
 
-def _is_loopback(address: str | None, netmask: str | None) -> bool:
+def _network(address: str | None, netmask: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The rule's network; pg_hba_file_rules gives the mask as an address ('255.0.0.0', '::')."""
     if not address:
-        return False
+        return None
+    try:
+        if netmask:
+            bits = bin(int(ipaddress.ip_address(netmask))).count("1")
+            return ipaddress.ip_network(f"{address}/{bits}", strict=False)
+        return ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        return None
+
+
+def _is_loopback(address: str | None, netmask: str | None) -> bool:
     if address in ("localhost", "samehost"):
         return True
-    try:
-        net = ipaddress.ip_network(f"{address}/{netmask}" if netmask else address, strict=False)
-    except ValueError:
+    net = _network(address, netmask)
+    if net is None:
         return False
     if isinstance(net, ipaddress.IPv4Network):
         return net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))
@@ -116,13 +126,8 @@ def _is_loopback(address: str | None, netmask: str | None) -> bool:
 def _is_open(address: str | None, netmask: str | None) -> bool:
     if address == "all":
         return True
-    if not address:
-        return False
-    try:
-        net = ipaddress.ip_network(f"{address}/{netmask}" if netmask else address, strict=False)
-    except ValueError:
-        return False
-    return net.prefixlen == 0
+    net = _network(address, netmask)
+    return net is not None and net.prefixlen == 0
 
 
 def _hba_rule(row: dict[str, Any], superusers: set[str]) -> list[Finding]:
