@@ -36,7 +36,7 @@ VERSIONS = Path(__file__).resolve().parent / "data" / "schema_versions"
 
 PG_SEED = """
 INSERT INTO users (email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 10) g;
-INSERT INTO orders (user_id, status) SELECT 1 + g % 10, 'new' FROM generate_series(1, 250) g;
+INSERT INTO orders (user_id, status, total) SELECT 1 + g % 10, 'paid', g FROM generate_series(1, 250) g;
 """
 
 MYSQL_SEED = """
@@ -442,3 +442,55 @@ def test_mariadb_alembic_revision_upgrades_and_downgrades(mysql_db: MysqlFactory
     assert_mysql_applied(url)
     _alembic(tmp_path, "downgrade", "base")
     assert_restored(url, mysql_db(v1("mysql", "")), Dialect.MARIADB)
+
+
+# -- end to end: diff -> plan -> render -> apply ---------------------------------------------------
+
+
+def _planned(engine: str, dialect: str) -> MigrationReport:
+    from dbsage.tools.migration import plan_migration
+
+    report = plan_migration(
+        dialect=dialect,
+        current_ddl=(VERSIONS / engine / "v1.sql").read_text(),
+        target_ddl=(VERSIONS / engine / "v2.sql").read_text(),
+    )
+    if not report.steps:
+        pytest.skip(f"the {dialect} planner gives no steps yet: {report.notes}")
+    assert {f.rule_id for f in report.findings} >= {"migration.diff_possible_rename"}
+    return report
+
+
+@pytest.mark.postgres
+def test_postgres_v1_to_v2_diff_plan_alembic_applies(postgres_db: PostgresFactory, tmp_path: Path) -> None:
+    report = _planned("postgres", "postgres")
+    url = postgres_db(v1("postgres", PG_SEED))
+    (revision,) = render_plan(report, "alembic", tmp_path / "out", name="shop v2")
+    versions = alembic_env(tmp_path, url.replace("postgresql://", "postgresql+psycopg://", 1))
+    shutil.copy(revision, versions / revision.name)
+    _alembic(tmp_path, "upgrade", "head")
+    after = catalog_from_url(url)
+    after.tables = [t for t in after.tables if t.name != "alembic_version"]
+    target = catalog_from_url(postgres_db((VERSIONS / "postgres" / "v2.sql").read_text()))
+    sql, _ = diff_schemas(after, target, Dialect.POSTGRES)
+    assert sql == "", f"after the planned migration the schema still differs from v2:\n{sql}"
+    assert pg_value(url, "SELECT count(*) FROM orders") == 250
+
+
+@pytest.mark.postgres
+def test_postgres_v1_to_v2_plan_as_sql_and_flyway_applies(postgres_db: PostgresFactory, tmp_path: Path) -> None:
+    report = _planned("postgres", "postgres")
+    target = catalog_from_url(postgres_db((VERSIONS / "postgres" / "v2.sql").read_text()))
+    url = postgres_db(v1("postgres", PG_SEED))
+    up, _down = render_plan(report, "sql", tmp_path / "sql", name="shop v2")
+    assert_parses(up, Dialect.POSTGRES)
+    psql(url, up)
+    assert diff_schemas(catalog_from_url(url), target, Dialect.POSTGRES)[0] == ""
+    flyway_url = postgres_db(v1("postgres", PG_SEED))
+    paths = render_plan(report, "flyway", tmp_path / "flyway", name="shop v2", version="2")
+    for path in paths:
+        if path.name.startswith("V") and path.suffix == ".sql":
+            assert_parses(path, Dialect.POSTGRES)
+            conf = path.with_name(path.name + ".conf")
+            psql(flyway_url, path, single_transaction=not conf.exists())
+    assert diff_schemas(catalog_from_url(flyway_url), target, Dialect.POSTGRES)[0] == ""
