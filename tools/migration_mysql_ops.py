@@ -74,6 +74,7 @@ class AlterOp:
     fk: ForeignKeySpec | None = None
     charset: str | None = None
     collation: str | None = None
+    old_name: str | None = None
 
 
 @dataclass
@@ -245,7 +246,10 @@ def _alter_clause(cur: Cursor, text: str) -> list[AlterOp]:
                 raise DdlSyntaxError("RENAME COLUMN without TO")
             return [AlterOp("rename_column", text, column=old, new_name=cur.name())]
         if cur.accept("INDEX") or cur.accept("KEY"):
-            return [AlterOp("rename_index", text, new_name=cur.name())]
+            old_index = cur.name()
+            if not cur.accept("TO"):
+                raise DdlSyntaxError("RENAME INDEX without TO")
+            return [AlterOp("rename_index", text, new_name=cur.name(), old_name=old_index)]
         cur.accept("TO") or cur.accept("AS")
         _schema, new_table = cur.qualified_name()
         return [AlterOp("rename_table", text, new_name=new_table)]
@@ -508,6 +512,55 @@ def column_from_catalog(column: Column) -> ColumnDef:
 
 
 @dataclass
+class IndexDef:
+    """A secondary index: enough to write it again as an ALTER TABLE ... ADD clause."""
+
+    name: str
+    kind: str  # index, unique, fulltext, spatial
+    parts: list[tuple[str | None, str]]  # (column or None for an expression, SQL of the key part)
+
+    def clause(self, name: str | None = None, rename: tuple[str, str] | None = None) -> str:
+        """`ADD [UNIQUE|FULLTEXT|SPATIAL] INDEX name (parts)`, optionally with one column renamed."""
+        parts = []
+        for column, sql in self.parts:
+            if rename is not None and column is not None and column.lower() == rename[0].lower():
+                sql = quote(rename[1]) + sql[sql.index(quote(column)) + len(quote(column)):] if quote(
+                    column) in sql else quote(rename[1])
+            parts.append(sql)
+        kind = "" if self.kind == "index" else self.kind.upper() + " "
+        return f"ADD {kind}INDEX {quote(name or self.name)} ({', '.join(parts)})"
+
+    def uses(self, column: str) -> bool:
+        return any(c is not None and c.lower() == column.lower() for c, _ in self.parts)
+
+
+def index_from_key(key: KeySpec, fallback_name: str) -> IndexDef:
+    parts: list[tuple[str | None, str]] = []
+    for part in key.parts:
+        if part.column is not None:
+            sql = quote(part.column) + (f"({part.prefix})" if part.prefix else "") + (" DESC" if part.descending
+                                                                                       else "")
+            parts.append((part.column, sql))
+        else:
+            parts.append((None, f"({part.expression})"))
+    return IndexDef(key.name or fallback_name, key.kind, parts)
+
+
+def index_from_catalog(table: Table) -> dict[str, IndexDef]:
+    found: dict[str, IndexDef] = {}
+    for index in table.indexes:
+        if index.primary:
+            continue
+        kind = index.method if index.method in ("fulltext", "spatial") else ("unique" if index.unique else "index")
+        parts: list[tuple[str | None, str]] = [
+            (k.column, quote(k.column) + (" DESC" if k.descending else "")) if k.column is not None
+            else (None, f"({k.expression})") for k in index.keys
+        ]
+        found[index.name.lower()] = IndexDef(index.name, kind, parts)
+    return found
+
+
+@dataclass
 class TableState:
     """What the script or the live catalog says about a table the migration touches."""
 
@@ -518,6 +571,8 @@ class TableState:
     columns: dict[str, ColumnDef] = field(default_factory=dict)
     primary_key: list[str] = field(default_factory=list)
     has_fulltext: bool = False
+    indexes: dict[str, IndexDef] = field(default_factory=dict)
+    foreign_key_columns: set[str] = field(default_factory=set)
 
 
 class ScriptState:
@@ -542,6 +597,15 @@ class ScriptState:
             state.columns = {c.name.lower(): column_from_catalog(c) for c in live.columns}
             state.primary_key = list(live.primary_key.columns) if live.primary_key else []
             state.has_fulltext = any(i.method == "fulltext" for i in live.indexes)
+            state.indexes = index_from_catalog(live)
+            state.foreign_key_columns = {c.lower() for fk in live.foreign_keys for c in fk.columns}
+            if self.ctx.catalog is not None:
+                for other in self.ctx.catalog.tables:
+                    for fk in other.foreign_keys:
+                        same = (fk.ref_schema.lower(), fk.ref_table.lower()) == (live.schema_name.lower(),
+                                                                                 live.name.lower())
+                        if same:
+                            state.foreign_key_columns |= {c.lower() for c in fk.ref_columns}
         self.tables[key] = state
         return state
 
@@ -562,7 +626,16 @@ class ScriptState:
                 state.columns[key] = column_from_spec(spec, st.column_text.get(key), None)
                 if spec.primary:
                     state.primary_key = [spec.name]
-            for source in st.key_text.values():
+            for number, source in enumerate(st.key_text.values()):
+                try:
+                    item = parse_table_constraint(Cursor(tokenize(source), source))
+                except (DdlSyntaxError, AssertionError, IndexError):
+                    item = None
+                if isinstance(item, KeySpec) and item.kind != "primary":
+                    index = index_from_key(item, f"{st.table}_key{number}")
+                    state.indexes[index.name.lower()] = index
+                elif isinstance(item, ForeignKeySpec):
+                    state.foreign_key_columns |= {c.lower() for c in item.columns}
                 m = re.match(r"\s*(?:CONSTRAINT\s+\S+\s+)?PRIMARY\s+KEY\s*\((.*)\)", source, re.IGNORECASE | re.DOTALL)
                 if m:
                     state.primary_key = [p.strip().strip("`").split("(")[0] for p in m.group(1).split(",")]
@@ -578,7 +651,7 @@ class ScriptState:
                 if moved is not None:
                     moved.schema, moved.name = new_schema, new
                     self.tables[self.key(new_schema, new)] = moved
-        elif st.kind == "alter" and st.table:
+        elif st.kind in ("alter", "create_index", "drop_index") and st.table:
             self._apply_alter(st)
 
     def _apply_alter(self, st: MyStatement) -> None:
@@ -596,8 +669,16 @@ class ScriptState:
                     col.name = op.new_name
                     col.sql = None
                     state.columns[op.new_name.lower()] = col
-            elif op.kind == "add_fulltext":
-                state.has_fulltext = True
+            elif op.kind in ("add_index", "add_fulltext", "add_spatial") and op.key is not None and op.key.name:
+                state.indexes[op.key.name.lower()] = index_from_key(op.key, op.key.name)
+                state.has_fulltext = state.has_fulltext or op.kind == "add_fulltext"
+            elif op.kind == "drop_index" and op.new_name:
+                state.indexes.pop(op.new_name.lower(), None)
+            elif op.kind == "rename_index" and op.new_name:
+                old_index = state.indexes.pop((op.old_name or "").lower(), None)
+                if old_index is not None:
+                    old_index.name = op.new_name
+                    state.indexes[op.new_name.lower()] = old_index
             elif op.kind == "rename_table" and op.new_name:
                 self.tables.pop(self.key(st.schema, st.table), None)
                 state.name = op.new_name
