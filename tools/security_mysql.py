@@ -75,7 +75,15 @@ def _variables(session: GuardedSession) -> dict[str, str | None]:
     for r in rows:
         value = r["Value"]
         values[str(r["Variable_name"]).lower()] = None if value is None else str(value)
+    if "secure_file_priv" in values:
+        # SHOW shows NULL as an empty string on MariaDB; @@ keeps the difference.
+        exact = session.catalog_value("SELECT @@GLOBAL.secure_file_priv AS v")
+        values["secure_file_priv"] = None if exact is None else _decoded(exact)
     return values
+
+
+def _decoded(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes | bytearray) else str(value)
 
 
 def _setting_findings(variables: dict[str, str | None], mariadb: bool, not_checked: list[str]) -> list[Finding]:
