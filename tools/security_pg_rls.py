@@ -90,6 +90,7 @@ def _table_rls(ctx: RlsContext, table: Table, tables: dict[str, Table]) -> list[
                 evidence={"tenant_column": tenant.name, "readable_by": readers or None,
                           "app_roles_known": bool(ctx.app_roles)},
                 fix=f"ALTER TABLE {ref} ENABLE ROW LEVEL SECURITY;{force}\n" + _tenant_policy_sql(ctx, table),
+                severity=None if readers else Severity.HIGH,
             ))
     if table.rls_enabled and not table.policies and parent is None:
         out.append(make_finding(
