@@ -184,6 +184,12 @@ class _Linter:
                 severity = Severity.HIGH
             severity = self.scaled(a.rule_id, a, table, explicit_safe, severity)
             column = op.column if op.kind not in ("add_index", "add_fulltext", "add_spatial") else None
+            if op.kind == "modify_column" and op.new_name and a.rule_id != "migration.mysql_rename":
+                self.emit(stmt, "migration.mysql_rename", object_type=ObjectType.COLUMN, obj=self.obj(table, column),
+                          message=f"CHANGE renames {op.column} to {op.new_name}, which breaks every running query "
+                                  f"that names {op.column}.",
+                          evidence={**self.size_evidence(table), "algorithm": a.algorithm, "lock": a.lock,
+                                    "rebuilds_table": a.rebuilds_table, "operation": op.kind})
             self.emit(stmt, a.rule_id, object_type=ObjectType.COLUMN if column else ObjectType.TABLE,
                       obj=self.obj(table, column), message=_sentence(a.message),
                       evidence={**self.size_evidence(table), "algorithm": a.algorithm, "lock": a.lock,

@@ -1,0 +1,3 @@
+-- expect: migration.mysql_blocking_alter@3
+SET SESSION lock_wait_timeout = 5;
+ALTER TABLE orders ADD COLUMN rush TINYINT NULL, ALGORITHM=COPY;
