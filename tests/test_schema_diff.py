@@ -213,6 +213,51 @@ def test_mysql_names_compare_case_insensitively_and_fk_on_retyped_column_is_recr
     assert_parses(sql, Dialect.MYSQL)
 
 
+def _one_table(dialect: Dialect, *columns: Column, comment: str | None = None, rows: int | None = None) -> Catalog:
+    table = Table(schema_name="app", name="t", columns=list(columns), comment=comment, row_estimate=rows)
+    return Catalog(dialect=dialect, source="live" if rows is not None else "ddl", tables=[table])
+
+
+def test_not_null_column_without_default_is_called_out() -> None:
+    id_col = Column(name="id", position=1, data_type="integer", base_type="integer", nullable=False)
+    added = Column(name="code", position=2, data_type="text", base_type="text", nullable=False)
+    sql, findings = diff_schemas(
+        _one_table(Dialect.POSTGRES, id_col), _one_table(Dialect.POSTGRES, id_col, added), Dialect.POSTGRES
+    )
+    assert sql == "ALTER TABLE app.t ADD COLUMN code text NOT NULL;\n"
+    assert [(f.rule_id, f.object, f.location) for f in findings] == [
+        ("migration.diff_not_null_without_default", "app.t.code", None)
+    ]
+    # a default, or a live table known to be empty, needs no warning
+    with_default = added.model_copy(update={"default": "''"})
+    assert (
+        diff_schemas(
+            _one_table(Dialect.POSTGRES, id_col), _one_table(Dialect.POSTGRES, id_col, with_default), Dialect.POSTGRES
+        )[1]
+        == []
+    )
+    empty = _one_table(Dialect.POSTGRES, id_col, rows=0)
+    assert diff_schemas(empty, _one_table(Dialect.POSTGRES, id_col, added), Dialect.POSTGRES)[1] == []
+
+
+def test_comments_are_diffed() -> None:
+    plain = Column(name="c", position=1, data_type="text", base_type="text")
+    noted = plain.model_copy(update={"comment": "it's the c"})
+    sql, _ = diff_schemas(
+        _one_table(Dialect.POSTGRES, plain), _one_table(Dialect.POSTGRES, noted, comment="T"), Dialect.POSTGRES
+    )
+    assert sql == "COMMENT ON TABLE app.t IS 'T';\nCOMMENT ON COLUMN app.t.c IS 'it''s the c';\n"
+    sql, _ = diff_schemas(_one_table(Dialect.POSTGRES, noted), _one_table(Dialect.POSTGRES, plain), Dialect.POSTGRES)
+    assert sql == "COMMENT ON COLUMN app.t.c IS NULL;\n"
+    pglast.parse_sql(sql)
+    plain_my = plain.model_copy(update={"data_type": "varchar(10)", "base_type": "varchar"})
+    noted_my = plain_my.model_copy(update={"comment": "a\\b"})
+    sql, _ = diff_schemas(
+        _one_table(Dialect.MYSQL, plain_my), _one_table(Dialect.MYSQL, noted_my, comment="T"), Dialect.MYSQL
+    )
+    assert sql == "ALTER TABLE t MODIFY COLUMN c varchar(10) NULL COMMENT 'a\\\\b';\nALTER TABLE t COMMENT = 'T';\n"
+
+
 def test_bad_dialects_are_refused_with_a_hint() -> None:
     pg = catalog_from_ddl(version("postgres", "v1"), Dialect.POSTGRES)
     with pytest.raises(InputError, match="read as postgres"):

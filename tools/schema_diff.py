@@ -47,6 +47,7 @@ from dbsage.tools.rules.fix_sql import quote
 from dbsage.tools.rules.registry import make_finding
 
 RENAME_RULE = "migration.diff_possible_rename"
+NOT_NULL_RULE = "migration.diff_not_null_without_default"
 
 _NUMERIC = {"smallint", "integer", "bigint", "numeric", "real", "double"}
 _STRING = {"text", "varchar", "char"}
@@ -66,6 +67,7 @@ class _Script:
     add_constraints: list[str] = field(default_factory=list)
     create_indexes: list[str] = field(default_factory=list)
     add_fks: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         ordered = (
@@ -79,6 +81,7 @@ class _Script:
             + self.add_constraints
             + self.create_indexes
             + self.add_fks
+            + self.comments
         )
         return "".join(s + ";\n" for s in ordered)
 
@@ -230,7 +233,15 @@ class _Differ:
         head = "CREATE UNLOGGED TABLE" if table.persistence == "unlogged" and not self.mysql else "CREATE TABLE"
         body = ",\n    ".join(parts)
         tail = f" ENGINE={table.engine}" if self.mysql and table.engine else ""
+        if self.mysql and table.comment:
+            tail += f" COMMENT={self.literal(table.comment)}"
         self.out.create_tables.append(f"{head} {self.tref(table)} (\n    {body}\n){tail}")
+        if not self.mysql:
+            if table.comment:
+                self.out.comments.append(self.comment_sql(table, None, table.comment))
+            for col in table.columns:
+                if col.comment:
+                    self.out.comments.append(self.comment_sql(table, col, col.comment))
         for index in table.indexes:
             if self.is_plain_index(index):
                 self.out.create_indexes.append(self.create_index(table, index))
@@ -256,13 +267,26 @@ class _Differ:
         if self.mysql and col.auto_increment:
             text += " AUTO_INCREMENT"
         if self.mysql and col.comment:
-            text += " COMMENT '" + col.comment.replace("'", "''") + "'"  # MODIFY COLUMN would drop it otherwise
+            text += f" COMMENT {self.literal(col.comment)}"  # MODIFY COLUMN would drop it otherwise
         return text
 
     def type_sql(self, col: Column) -> str:
         if col.serial and not self.mysql:
             return {"bigint": "bigserial", "smallint": "smallserial"}.get(col.base_type, "serial")
         return col.data_type
+
+    def literal(self, text: str) -> str:
+        escaped = text.replace("\\", "\\\\") if self.mysql else text
+        return "'" + escaped.replace("'", "''") + "'"
+
+    def comment_sql(self, table: Table, col: Column | None, comment: str | None) -> str:
+        """PostgreSQL COMMENT ON for a table or column (None removes it); MySQL's table comment."""
+        value = self.literal(comment) if comment else "NULL"
+        if self.mysql:
+            return f"ALTER TABLE {self.tref(table)} COMMENT = {self.literal(comment or '')}"
+        if col is None:
+            return f"COMMENT ON TABLE {self.tref(table)} IS {value}"
+        return f"COMMENT ON COLUMN {self.tref(table)}.{self.q(col.name)} IS {value}"
 
     def pk_clause(self, table: Table) -> str:
         assert table.primary_key is not None
@@ -341,11 +365,43 @@ class _Differ:
 
         for col in fresh:
             self.out.alter_columns.append(self.add_column(new, col))
+            self.check_not_null_add(old, col)
+            if col.comment and not self.mysql:
+                self.out.comments.append(self.comment_sql(new, col, col.comment))
+        if (old.comment or None) != (new.comment or None):
+            self.out.comments.append(self.comment_sql(new, None, new.comment))
         for key, col in new_cols.items():
             if key in old_cols:
                 self.alter_column(new, old_cols[key], col)
         for col in gone:
             self.out.drop_columns.append(f"ALTER TABLE {self.tref(old)} DROP COLUMN {self.q(col.name)}")
+
+    def check_not_null_add(self, table: Table, col: Column) -> None:
+        """A NOT NULL column without a default cannot be added to a table that has rows."""
+        if col.nullable or col.default is not None or col.generated is not None:
+            return
+        if col.identity is not None or col.serial or col.auto_increment:
+            return
+        if table.row_estimate == 0:
+            return  # known empty (live catalog)
+        obj = f"{self.label(table)}.{col.name}"
+        self.findings.append(
+            make_finding(
+                NOT_NULL_RULE,
+                object_type=ObjectType.COLUMN,
+                obj=obj,
+                message=(
+                    f"Column {obj} is added NOT NULL without a default: the ADD COLUMN fails as soon as "
+                    f"{self.label(table)} holds a row."
+                ),
+                evidence={
+                    "table": self.label(table),
+                    "column": col.name,
+                    "type": col.data_type,
+                    "row_estimate": table.row_estimate,
+                },
+            )
+        )
 
     def add_column(self, table: Table, col: Column) -> str:
         text = f"ALTER TABLE {self.tref(table)} ADD COLUMN {self.column_def(col)}"
@@ -362,7 +418,9 @@ class _Differ:
             default_changed = default_changed and not (old.serial and new.serial)
         if self.mysql:
             collation_changed = bool(old.collation and new.collation and old.collation.lower() != new.collation.lower())
-            if retyped or null_changed or collation_changed or (old.auto_increment != new.auto_increment):
+            comment_changed = (old.comment or None) != (new.comment or None)
+            changed = retyped or null_changed or collation_changed or comment_changed
+            if changed or old.auto_increment != new.auto_increment:
                 self.out.alter_columns.append(f"ALTER TABLE {self.tref(table)} MODIFY COLUMN {self.column_def(new)}")
             elif default_changed:
                 self.out.alter_columns.append(self.set_default(table, new))
@@ -377,6 +435,8 @@ class _Differ:
             self.out.alter_columns.append(self.set_default(table, new))
         if null_changed and new.identity is None:
             self.out.alter_columns.append(f"{prefix} {'DROP' if new.nullable else 'SET'} NOT NULL")
+        if (old.comment or None) != (new.comment or None):
+            self.out.comments.append(self.comment_sql(table, new, new.comment))
 
     def set_default(self, table: Table, col: Column) -> str:
         prefix = f"ALTER TABLE {self.tref(table)} ALTER COLUMN {self.q(col.name)}"

@@ -2,7 +2,7 @@
 CREATE TABLE users (
     id bigint unsigned NOT NULL AUTO_INCREMENT,
     email varchar(320) NOT NULL,
-    display_name varchar(200) NULL,
+    display_name varchar(200) NULL COMMENT 'the name other users see',
     phone varchar(20) NULL,
     created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
     last_login_at datetime NULL,
@@ -19,7 +19,7 @@ CREATE TABLE addresses (
     PRIMARY KEY (id),
     KEY addresses_user_id_idx (user_id),
     CONSTRAINT addresses_user_id_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
-) ENGINE=InnoDB;
+) ENGINE=InnoDB COMMENT='where orders ship to';
 
 CREATE TABLE products (
     id bigint unsigned NOT NULL AUTO_INCREMENT,
