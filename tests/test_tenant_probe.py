@@ -181,3 +181,14 @@ def test_tenant_setting_override_and_bad_input(tenant_env: Callable[[str], Env])
         _probe(env.url, env.app, tenant_setting="no_dot; DROP TABLE x")
     with pytest.raises(InputError):
         _probe(env.url, "tprobe_no_such_role_" + uuid.uuid4().hex[:6])
+
+
+def test_writes_are_capped_and_counts_stay_exact_below_the_read_cap(tenant_env: Callable[[str], Env]) -> None:
+    env = tenant_env("tenant_rls_broken.sql")
+    with admin_postgres(env.url) as conn:
+        conn.execute("INSERT INTO app.invoices SELECT g, 2, 1 FROM generate_series(100, 249) g")
+    report, _ = _probe(env.url, env.app)
+    assert _steps(report, "app.invoices", "select") == {"1": 152, "2": 3}
+    # At most WRITE_CAP rows are touched per write step, however many are reachable.
+    assert _steps(report, "app.invoices", "update") == {"1": 100, "2": 3}
+    assert _steps(report, "app.invoices", "delete") == {"1": 100, "2": 3}

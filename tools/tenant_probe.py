@@ -36,6 +36,11 @@ _SETTING_IN_POLICY = re.compile(r"current_setting\(\s*'([A-Za-z_][\w$]*\.[\w$.]+
 _SETTING_NAME = re.compile(r"^[A-Za-z_][\w$]*\.[A-Za-z_][\w$.]*$")
 # SQLSTATEs that say the statement could not run for reasons unrelated to isolation.
 _INCONCLUSIVE_STATES = frozenset({"55P03", "57014", "40P01", "40001", "53200", "53300"})
+# Counting stops here: the probe needs evidence, not a full scan of a production table.
+READ_CAP = 10_000
+# Writes touch at most this many rows (locked until the step's savepoint is rolled back).
+WRITE_CAP = 100
+SCAN_CAP = 100_000
 # The relation accepts no such write at all (a view that is not updatable, a wrong object kind).
 _NO_WRITE_STATES = frozenset({"0A000", "55000", "42809"})
 
@@ -156,6 +161,18 @@ def probe_tenants(
         session.catalog(f"SET LOCAL ROLE {quote_ident(app_role)}")
         prober = _Prober(session, setting, tenant_column)
         # Unset first: once set (even locally), a custom setting reads '' rather than NULL for the session.
+        if session.catalog_value("SELECT current_setting(%s, true) AS v", [setting]) is not None:
+            report.notes.append(
+                f"{setting} was already defined on this connection, so the unset-context steps read '' (not NULL)"
+            )
+        triggered = sorted(
+            f"{t.schema_name}.{t.name}" for t in catalog.tables
+            if t.triggers and f"{t.schema_name}.{t.name}" in report.relations
+        )
+        if triggered:
+            report.notes.append(
+                "triggers fired during the write steps (and were rolled back with them) on: " + ", ".join(triggered)
+            )
         for target in targets:
             report.steps.append(prober.context_step(target, None))
         for target in targets:
@@ -342,7 +359,7 @@ def _owner_view(
         session.catalog("SELECT pg_catalog.set_config(%s, %s, true)", [report.tenant_setting, tenant])
         row = session.catalog(
             f"SELECT count(*) AS visible, count(*) FILTER (WHERE {col}::text IS DISTINCT FROM %s) AS other"
-            f" FROM {table}",
+            f" FROM (SELECT {col} FROM {table} LIMIT {READ_CAP}) s",
             [tenant],
         )[0]
     except QueryFailed:
@@ -364,8 +381,9 @@ def _pick_tenants(session: GuardedSession, targets: list[_Target], column: str) 
         if target.kind in ("view", "materialized_view", "partition"):
             continue
         rows = session.catalog(
-            f"SELECT {quote_ident(column)}::text AS tenant, count(*) AS n FROM {target.sql_name}"
-            f" WHERE {quote_ident(column)} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20"
+            f"SELECT tenant, count(*) AS n FROM (SELECT {quote_ident(column)}::text AS tenant"
+            f" FROM {target.sql_name} WHERE {quote_ident(column)} IS NOT NULL LIMIT {SCAN_CAP}) s"
+            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20"
         )
         for r in rows:
             in_relations[str(r["tenant"])] += 1
@@ -379,12 +397,14 @@ def _sample(session: GuardedSession, targets: list[_Target], column: str, tenant
     col = quote_ident(column)
     for target in targets:
         rows = session.catalog(
-            f"SELECT {col}::text AS tenant, count(*) AS n FROM {target.sql_name}"
-            f" WHERE {col}::text = ANY(%s) GROUP BY 1",
+            f"SELECT tenant, count(*) AS n FROM (SELECT {col}::text AS tenant FROM {target.sql_name}"
+            f" WHERE {col}::text = ANY(%s) LIMIT {SCAN_CAP}) s GROUP BY 1",
             [tenants],
         )
         target.counts = {str(r["tenant"]): int(r["n"]) for r in rows}
-        target.counts["all"] = int(session.catalog_value(f"SELECT count(*) FROM {target.sql_name}") or 0)
+        target.counts["all"] = int(
+            session.catalog_value(f"SELECT count(*) FROM (SELECT 1 FROM {target.sql_name} LIMIT {SCAN_CAP}) s") or 0
+        )
         if not target.writable:
             continue
         for tenant in tenants:
@@ -423,7 +443,7 @@ class _Prober:
         return int(next(iter(rows[0].values())) or 0), None, None
 
     def context_step(self, target: _Target, tenant: str | None) -> ProbeStep:
-        sql = f"SELECT count(*) FROM {target.sql_name}"
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {target.sql_name} LIMIT {READ_CAP}) s"
         name = "unset_context" if tenant is None else "empty_context"
         rows, state, error = self._run(sql, [], tenant)
         if error is not None:
@@ -433,12 +453,15 @@ class _Prober:
         shown = sql if tenant is None else f"SELECT set_config('{self.setting}', '', true); {sql}"
         return ProbeStep(
             name=name, relation=target.qualified, tenant=tenant, sql=shown,
-            expected="0 rows or an error", rows=rows, error=error, outcome=outcome,
+            expected=f"0 rows or an error (counted up to {READ_CAP})", rows=rows, error=error, outcome=outcome,
         )
 
     def select_step(self, target: _Target, tenant: str) -> ProbeStep:
         col = quote_ident(self.column)
-        sql = f"SELECT count(*) FROM {target.sql_name} WHERE {col}::text IS DISTINCT FROM %s"
+        sql = (
+            f"SELECT count(*) FROM (SELECT 1 FROM {target.sql_name}"
+            f" WHERE {col}::text IS DISTINCT FROM %s LIMIT {READ_CAP}) s"
+        )
         rows, state, error = self._run(sql, [tenant], tenant)
         if error is not None:
             outcome: Outcome = "inconclusive" if state in _INCONCLUSIVE_STATES else "closed"
@@ -446,20 +469,27 @@ class _Prober:
             outcome = "open" if rows else "closed"
         return ProbeStep(
             name="select", relation=target.qualified, tenant=tenant, sql=self._shown(sql, tenant, [tenant]),
-            expected="0 rows of other tenants", rows=rows, error=error, outcome=outcome,
+            expected=f"0 rows of other tenants (counted up to {READ_CAP})", rows=rows, error=error, outcome=outcome,
         )
 
     def write_step(self, target: _Target, kind: Literal["update", "delete"], tenant: str, other: str) -> ProbeStep:
         col = quote_ident(self.column)
+        where = f"{col}::text = %s"
+        if target.kind not in ("view", "materialized_view"):
+            # At most WRITE_CAP rows: the statement's own policies still decide which of them it may touch.
+            where = (
+                f"(tableoid, ctid) IN (SELECT tableoid, ctid FROM {target.sql_name}"
+                f" WHERE {col}::text = %s LIMIT {WRITE_CAP})"
+            )
         if kind == "update":
-            statement = f"UPDATE {target.sql_name} SET {col} = {col} WHERE {col}::text = %s RETURNING 1"
+            statement = f"UPDATE {target.sql_name} SET {col} = {col} WHERE {where} RETURNING 1"
         else:
-            statement = f"DELETE FROM {target.sql_name} WHERE {col}::text = %s RETURNING 1"
+            statement = f"DELETE FROM {target.sql_name} WHERE {where} RETURNING 1"
         sql = f"WITH w AS ({statement}) SELECT count(*) FROM w"
         rows, state, error = self._run(sql, [other], tenant)
         return ProbeStep(
             name=kind, relation=target.qualified, tenant=tenant, sql=self._shown(sql, tenant, [other]),
-            expected=f"0 rows of tenant {other} touched", rows=rows, error=error,
+            expected=f"0 rows of tenant {other} touched (at most {WRITE_CAP} tried)", rows=rows, error=error,
             outcome=_write_outcome(rows, state, error),
         )
 
