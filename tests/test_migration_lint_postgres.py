@@ -69,6 +69,9 @@ SQUAWK_EQUIVALENT: dict[str, set[str]] = {
                                   "prefer-identity"},
     "migration.prefer_bigint": {"prefer-bigint-over-int", "prefer-big-int", "prefer-bigint-over-smallint"},
     "migration.unparsable": {"syntax-error"},
+    "migration.drop_constraint": {"ban-drop-constraint"},
+    "migration.alter_identity": {"ban-alter-identity"},
+    "migration.missing_statement_timeout": {"require-statement-timeout", "require-timeout-settings"},
 }
 
 
@@ -238,7 +241,7 @@ def test_live_sizes_give_duration_and_scale_severity(postgres_db: PostgresFactor
     url = postgres_db(PG_SHOP)
     with LiveDatabase.open(url) as db:
         catalog = load_catalog(db)
-    sql = ("SET lock_timeout = '1s';\n"
+    sql = ("SET lock_timeout = '1s'; SET statement_timeout = '1min';\n"
            "CREATE INDEX orders_customer_idx ON orders (customer_id);\n"
            "CREATE INDEX tiny_v_idx ON tiny (v);\n"
            "ALTER TABLE orders ALTER COLUMN note TYPE text;\n"

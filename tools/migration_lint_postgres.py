@@ -113,6 +113,16 @@ def lint_statement(stmt: MigrationStatement, walk: Walk) -> list[Hazard]:
         handler = HANDLERS.get(kind)
         found, effects = handler(fields, stmt, walk) if handler else ([], [])
         hazards.extend(found)
+        long_running = [h for h in found if (h.scans_table or h.rewrites_table) and h.table is not None
+                        and not walk.is_new(h.table)]
+        if long_running and not walk.has_statement_timeout() and not walk.statement_timeout_reported:
+            walk.statement_timeout_reported = True
+            first = long_running[0]
+            hazards.append(Hazard("migration.missing_statement_timeout", first.obj, first.object_type,
+                                  f"This statement {'rewrites' if first.rewrites_table else 'scans'} "
+                                  f"{qualified(first.table) if first.table else 'a table'} with no statement_timeout: "
+                                  "nothing bounds how long it holds its lock.", table=first.table, lock=first.lock,
+                                  scale=False, fix="SET statement_timeout = '15min';  -- before the migration"))
         hazards.extend(_lock_rules(stmt, walk, [e for e in effects if not walk.is_new(e.table)]))
     return hazards
 
@@ -178,8 +188,12 @@ def _apply_setting(name: str, value: str | None, *, local: bool, walk: Walk) -> 
         else:
             walk.lock_timeout = active
             walk.local_lock_timeout = False
-    elif name == "statement_timeout" and not local:
-        walk.statement_timeout = active
+    elif name == "statement_timeout":
+        if local:
+            walk.local_statement_timeout = active and walk.in_transaction
+        else:
+            walk.statement_timeout = active
+            walk.local_statement_timeout = False
 
 
 def _setting(fields: Node, walk: Walk) -> None:

@@ -32,6 +32,7 @@ from dbsage.tools.rules.migration_pg_state import (
     Hazard,
     Walk,
     qualified,
+    robust,
 )
 from dbsage.tools.rules.migration_pg_types import type_hazards
 
@@ -133,7 +134,10 @@ def _command(sub: str, cmd: Node, table: tuple[str, str], new: bool, stmt: Migra
         _, coldef = unwrap(cmd.get("def"))
         out.extend(column_hazards(table, coldef, set()))
         if not new:
-            out.extend(_add_column(table, coldef, walk, effects, if_not_exists=bool(cmd.get("missing_ok"))))
+            out.extend(_add_column(table, coldef, walk, effects))
+            if not cmd.get("missing_ok"):
+                out.extend(robust(walk, f"ADD COLUMN {coldef.get('colname')} without IF NOT EXISTS", t,
+                                  f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {coldef.get('colname')} ...;"))
     elif new:
         _remember_constraint(sub, cmd, table, walk, validated=True)
         return out
@@ -176,7 +180,19 @@ def _command(sub: str, cmd: Node, table: tuple[str, str], new: bool, stmt: Migra
         elif walk.in_transaction:
             out.append(not_in_transaction(table, "DETACH PARTITION ... CONCURRENTLY", walk))
     elif sub == "AT_DropConstraint":
-        walk.dropped_constraints.add((*table, str(cmd.get("name", "")).lower()))
+        name = str(cmd.get("name", ""))
+        walk.dropped_constraints.add((*table, name.lower()))
+        out.append(Hazard("migration.drop_constraint", f"{t}.{name}", ObjectType.CONSTRAINT,
+                          f"DROP CONSTRAINT {name} on {t}: the guarantee it gave (and for UNIQUE or PRIMARY KEY the "
+                          "index that ON CONFLICT and lookups use) is gone at once; data written meanwhile may stop "
+                          "satisfying it, so it cannot simply be added back.", table=table, lock=ACCESS_EXCLUSIVE,
+                          scale=False))
+    elif sub in ("AT_AddIdentity", "AT_SetIdentity", "AT_DropIdentity"):
+        col = str(cmd.get("name", ""))
+        out.append(Hazard("migration.alter_identity", f"{t}.{col}", ObjectType.COLUMN,
+                          f"Changing the identity of {t}.{col} takes ACCESS EXCLUSIVE and changes how new keys are "
+                          "drawn: inserts that pass explicit values or rely on the old sequence may start failing.",
+                          table=table, lock=ACCESS_EXCLUSIVE, scale=False))
     return out
 
 
@@ -188,8 +204,7 @@ def not_in_transaction(table: tuple[str, str] | None, what: str, walk: Walk) -> 
                   table=table, scale=False, fix=f"-- run {what} as its own step, outside BEGIN/COMMIT")
 
 
-def _add_column(table: tuple[str, str], coldef: Node, walk: Walk, effects: list[Effect], *,
-                if_not_exists: bool) -> list[Hazard]:
+def _add_column(table: tuple[str, str], coldef: Node, walk: Walk, effects: list[Effect]) -> list[Hazard]:
     t = qualified(table)
     col = str(coldef.get("colname", ""))
     ref = type_ref(coldef.get("typeName"))
@@ -266,7 +281,6 @@ def _add_column(table: tuple[str, str], coldef: Node, walk: Walk, effects: list[
                           table=table, lock=ACCESS_EXCLUSIVE, work="",
                           fix=f"ALTER TABLE {t} ADD COLUMN {col} {ref.label if ref else '...'};  -- nullable\n"
                           f"-- or with a constant default: ... NOT NULL DEFAULT <constant> (PostgreSQL 11+)"))
-    del if_not_exists
     return out
 
 

@@ -70,7 +70,9 @@ class Walk:
     lock_timeout: bool = False
     local_lock_timeout: bool = False
     statement_timeout: bool = False
+    local_statement_timeout: bool = False
     lock_timeout_reported: bool = False
+    statement_timeout_reported: bool = False
     # (schema, table, constraint) -> (column, validated, added in the open transaction)
     not_null_checks: dict[tuple[str, str, str], tuple[str, bool]] = field(default_factory=dict)
     proven_not_null: set[tuple[str, str, str]] = field(default_factory=set)
@@ -105,6 +107,9 @@ class Walk:
     def has_lock_timeout(self) -> bool:
         return self.lock_timeout or (self.in_transaction and self.local_lock_timeout)
 
+    def has_statement_timeout(self) -> bool:
+        return self.statement_timeout or (self.in_transaction and self.local_statement_timeout)
+
     def begin(self, statement: MigrationStatement, *, explicit: bool) -> None:
         self.in_transaction = True
         self.explicit_transaction = explicit
@@ -120,6 +125,7 @@ class Walk:
         self.exclusive_on = None
         self.exclusive_reported = False
         self.local_lock_timeout = False
+        self.local_statement_timeout = False
         self.unvalidated_here = set()
 
     def start_file(self) -> None:
@@ -128,7 +134,17 @@ class Walk:
         self.lock_timeout = False
         self.statement_timeout = False
         self.lock_timeout_reported = False
+        self.statement_timeout_reported = False
 
 
 def qualified(table: tuple[str, str]) -> str:
     return f"{table[0]}.{table[1]}"
+
+
+def robust(walk: Walk, what: str, obj: str, fix: str) -> list[Hazard]:
+    """Outside a transaction a statement that fails half-way is not rolled back: it should be re-runnable."""
+    if walk.in_transaction:
+        return []
+    return [Hazard("migration.prefer_robust_statements", obj, ObjectType.TABLE,
+                   f"{what} runs outside a transaction: if the migration stops after it, running it again fails.",
+                   scale=False, fix=fix)]

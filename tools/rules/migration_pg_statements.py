@@ -24,19 +24,11 @@ from dbsage.tools.rules.migration_pg_state import (
     Hazard,
     Walk,
     qualified,
+    robust,
 )
 
 Result = tuple[list[Hazard], list[Effect]]
 Handler = Callable[[Node, MigrationStatement, Walk], Result]
-
-
-def _robust(stmt: MigrationStatement, walk: Walk, what: str, obj: str, fix: str) -> list[Hazard]:
-    """Outside a transaction a statement that fails half-way is not rolled back: it should be re-runnable."""
-    if walk.in_transaction:
-        return []
-    return [Hazard("migration.prefer_robust_statements", obj, ObjectType.TABLE,
-                   f"{what} runs outside a transaction: if the migration stops after it, running it again fails.",
-                   scale=False, fix=fix)]
 
 
 def create_table(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
@@ -55,7 +47,7 @@ def create_table(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
         if kind == "ColumnDef":
             hazards.extend(column_hazards(table, elt, pk))
     if not fields.get("if_not_exists"):
-        hazards.extend(_robust(stmt, walk, f"CREATE TABLE {qualified(table)}", qualified(table),
+        hazards.extend(robust(walk, f"CREATE TABLE {qualified(table)}", qualified(table),
                                f"CREATE TABLE IF NOT EXISTS {qualified(table)} (...);"))
     return hazards, []
 
@@ -89,7 +81,7 @@ def create_index(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
         if walk.in_transaction:
             hazards.append(not_in_transaction(table, "CREATE INDEX CONCURRENTLY", walk))
         elif not fields.get("if_not_exists"):
-            hazards.extend(_robust(stmt, walk, "CREATE INDEX CONCURRENTLY without IF NOT EXISTS", t,
+            hazards.extend(robust(walk, "CREATE INDEX CONCURRENTLY without IF NOT EXISTS", t,
                                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS ...;  -- and drop the INVALID index "
                                    "a failed build leaves"))
         return hazards, [Effect(table, SHARE_UPDATE_EXCLUSIVE)]
@@ -141,7 +133,7 @@ def drop(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
                 if walk.in_transaction:
                     hazards.append(not_in_transaction(table_of, "DROP INDEX CONCURRENTLY", walk))
                 elif not fields.get("missing_ok"):
-                    hazards.extend(_robust(stmt, walk, "DROP INDEX CONCURRENTLY without IF EXISTS", key,
+                    hazards.extend(robust(walk, "DROP INDEX CONCURRENTLY without IF EXISTS", key,
                                            f"DROP INDEX CONCURRENTLY IF EXISTS {key};"))
                 continue
             if table_of is not None:
