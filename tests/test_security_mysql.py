@@ -180,3 +180,12 @@ def test_wrong_dialect_is_input_error(tmp_path: Path) -> None:
     sqlite3.connect(path).close()
     with LiveDatabase.open(f"sqlite:///{path}") as db, db.session() as session, pytest.raises(InputError):
         audit_mysql(session, load_catalog(db))
+
+
+def test_system_tables_are_not_reported_as_non_innodb(mysql_server_url: str) -> None:
+    from tests.dbutil import mysql_url_for
+
+    findings, _ = _audit(mysql_url_for(mysql_server_url, "mysql"))
+    assert not any(f.rule_id == "security.mysql_non_innodb_table" for f in findings)
+    # ... while the server-level checks still ran.
+    assert any(f.rule_id == "security.mysql_no_password_validation" or f.object_type == "setting" for f in findings)

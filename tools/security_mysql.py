@@ -17,7 +17,7 @@ from dbsage.tools.catalog import Catalog, Dialect
 from dbsage.tools.errors import InputError, QueryFailed
 from dbsage.tools.findings import Finding, ObjectType
 from dbsage.tools.rules.registry import make_finding
-from dbsage.tools.security_mysql_accounts import account_findings, app_ddl_findings, read_accounts
+from dbsage.tools.security_mysql_accounts import SYSTEM_DATABASES, account_findings, app_ddl_findings, read_accounts
 from dbsage.tools.sources.guard import GuardedSession
 
 _OLD_TLS = re.compile(r"TLSv1(?:\.[01])?(?![.\d])", re.IGNORECASE)
@@ -177,6 +177,8 @@ def _engine_findings(catalog: Catalog) -> list[Finding]:
     findings: list[Finding] = []
     for table in catalog.tables:
         engine = table.engine
+        if table.schema_name.lower() in SYSTEM_DATABASES:
+            continue  # the server's own tables are Aria, CSV or MyISAM by design
         if engine is None or engine.lower() in _TRANSACTIONAL_ENGINES:
             continue
         name = f"{table.schema_name}.{table.name}"

@@ -22,6 +22,7 @@ from dbsage.tools.sources.guard import GuardedSession
 SYSTEM_ACCOUNTS = frozenset(
     {"root", "mariadb.sys", "mysql.sys", "mysql.session", "mysql.infoschema", "debian-sys-maint", "mysql"}
 )
+SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # Plugins that check a password stored on the server ("" is MariaDB's pre-plugin default).
 PASSWORD_PLUGINS = frozenset(
@@ -265,8 +266,7 @@ def app_ddl_findings(
     not_checked: list[str],
 ) -> list[Finding]:
     """Application accounts that may also change the schema of the application's databases."""
-    schemas = [s for s in catalog.schemas if s.lower() not in ("mysql", "information_schema", "performance_schema",
-                                                                 "sys")]
+    schemas = [s for s in catalog.schemas if s.lower() not in SYSTEM_DATABASES]
     if not schemas:
         return []
     try:
