@@ -402,9 +402,12 @@ def _long_transactions(ctx: _Context) -> Verdict:
     for f in findings:
         status = worse(status, ItemStatus.FAIL if f.severity.at_least(Severity.HIGH) else ItemStatus.WARN)
     reason = "; ".join(f.message for f in findings) or None
-    if hidden and not ctx.sees_all and status is ItemStatus.PASS:
-        return unknown(f"{hidden} session(s) of other roles are hidden: needs pg_read_all_stats (pg_monitor) to see "
-                       "their state", **evidence)
+    if hidden and not ctx.sees_all:
+        blind = (f"{hidden} session(s) of other roles are hidden: needs pg_read_all_stats (pg_monitor) to see "
+                 "their state")
+        if status is ItemStatus.PASS:
+            return unknown(blind, **evidence)
+        reason = f"{reason}; {blind}"
     return Verdict(status, evidence, reason, findings)
 
 
