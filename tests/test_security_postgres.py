@@ -214,3 +214,28 @@ def test_real_world_pagila_audits_without_error(postgres_db: PostgresFactory, re
     signature = "public.rewards_report(min_monthly_purchases integer, min_dollar_amount_purchased numeric)"
     assert definers == {("security.definer_search_path", signature), ("security.definer_public_execute", signature)}
     assert report.model_dump_json()
+
+
+def test_tenant_probe_through_audit_security_shows_the_leak(planted_db: PlantedDb) -> None:
+    rows = "".join(
+        f"INSERT INTO app.{t} (id, tenant_id) VALUES (1, 1), (2, 2), (3, 2);" for t in ("accounts", "orders")
+    )
+    run_postgres_script(planted_db.url, rows)
+    refused = audit_security(planted_db.url, probe_tenants=True)
+    assert refused.probe is not None and refused.probe.refused and not refused.probe.steps, "the app role owns a table"
+    owns = next(f for f in refused.findings if f.rule_id == "security.app_role_owns_tables")
+    assert owns.fix is not None
+    run_postgres_script(planted_db.url, owns.fix)
+    report = audit_security(planted_db.url, probe_tenants=True)
+    assert report.probe is not None and report.probe.app_role == f"{planted_db.prefix}_app"
+    assert report.probe.steps and not report.probe.isolated
+    leaks = {(f.rule_id, f.object) for f in report.findings if f.rule_id.startswith("security.tenant_probe_")}
+    assert ("security.tenant_probe_read_leak", "app.accounts") in leaks, leaks
+    assert report.model_dump(mode="json")["probe"]["steps"]
+
+
+def test_mariadb_goes_to_the_mysql_checks(mysql_db: object) -> None:
+    url = mysql_db("CREATE TABLE t (id int primary key);")  # type: ignore[operator]
+    report = audit_security(url)
+    assert report.dialect in ("mariadb", "mysql") and report.least_privilege_setup is None
+    assert all(f.rule_id.startswith("security.") for f in report.findings)

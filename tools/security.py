@@ -19,8 +19,12 @@ from dbsage.tools.findings import Finding, sort_findings
 from dbsage.tools.report import Report
 from dbsage.tools.rules.registry import RuleOptions
 from dbsage.tools.security_files import scan_files, sqlite_permission_findings
+from dbsage.tools.security_mysql import audit_mysql
+from dbsage.tools.security_postgres import audit_postgres
 from dbsage.tools.sources.guard import Limits, LiveDatabase
 from dbsage.tools.sources.live import load_catalog
+from dbsage.tools.tenant_probe import ProbeReport
+from dbsage.tools.tenant_probe import probe_tenants as run_probe
 
 
 class SecurityReport(Report):
@@ -32,8 +36,7 @@ class SecurityReport(Report):
     tenant_column: str = "tenant_id"
     tenant_setting: str | None = Field(default=None, description="Setting the policies read the tenant from")
     files_scanned: int = 0
-    # The tenant probe's report (dbsage.tools.tenant_probe.ProbeReport) as a plain object.
-    probe: dict[str, Any] | None = None
+    probe: ProbeReport | None = Field(default=None, description="The tenant isolation probe's steps and row counts")
     least_privilege_setup: str | None = Field(
         default=None, description="SQL for a migration role + an app role, when the two-user separation is missing"
     )
@@ -116,8 +119,6 @@ def _audit_database(
     catalog = load_catalog(db)
     not_checked = [f"catalog: {u}" for u in catalog.unknown]
     if db.dialect is Dialect.POSTGRES:
-        from dbsage.tools.security_postgres import audit_postgres
-
         audit = audit_postgres(db, catalog, app_roles=app_roles, tenant_column=tenant_column,
                                tenant_setting=tenant_setting)
         findings = list(audit.findings)
@@ -127,31 +128,24 @@ def _audit_database(
             "least_privilege_setup": audit.least_privilege_setup,
         }
         if probe_tenants:
-            probe = _probe(db, catalog, audit.app_roles, tenant_column, tenant_setting)
-            extra["probe"] = probe.model_dump(mode="json")
-            findings += list(getattr(probe, "findings", []))
+            if not audit.app_roles:
+                raise InputError("No application role to probe as.",
+                                 hint="name the application's login role with app_roles (--app-role)")
+            probe, probe_findings = run_probe(
+                db, app_role=audit.app_roles[0], tenant_column=tenant_column, tenant_setting=tenant_setting,
+                catalog=catalog,
+            )
+            extra["probe"] = probe
+            findings += probe_findings
+            if len(audit.app_roles) > 1:
+                not_checked.append(f"tenant probe: run as {audit.app_roles[0]} only; name another with app_roles")
         return findings, audit.not_checked + not_checked, extra
     if db.dialect.is_mysql_family:
-        try:
-            from dbsage.tools import security_mysql  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            raise InputError(f"audit_security on {db.dialect.value} is not yet supported.") from None
         with db.session() as session:
-            found, skipped = security_mysql.audit_mysql(session, catalog, app_roles=app_roles)
+            found, skipped = audit_mysql(session, catalog, app_roles=app_roles)
         return list(found), list(skipped) + not_checked, {"app_roles": list(app_roles or [])}
     assert db.url.path is not None
     # sqlite:////abs/path leaves a double slash, which POSIX paths keep: name the file as ls would.
     path = Path(os.path.realpath(db.url.path))
     return sqlite_permission_findings(path), not_checked, {}
 
-
-def _probe(db: LiveDatabase, catalog: Any, roles: list[str], tenant_column: str, tenant_setting: str | None) -> Any:
-    try:
-        from dbsage.tools import tenant_probe  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise InputError("The tenant isolation probe is not yet supported.") from None
-    if not roles:
-        raise InputError("No application role to probe as.", hint="name the application's login role with app_roles")
-    return tenant_probe.probe_tenants(
-        db, app_role=roles[0], tenant_column=tenant_column, tenant_setting=tenant_setting, catalog=catalog
-    )
