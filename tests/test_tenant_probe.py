@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -192,3 +193,42 @@ def test_writes_are_capped_and_counts_stay_exact_below_the_read_cap(tenant_env: 
     # At most WRITE_CAP rows are touched per write step, however many are reachable.
     assert _steps(report, "app.invoices", "update") == {"1": 100, "2": 3}
     assert _steps(report, "app.invoices", "delete") == {"1": 100, "2": 3}
+
+
+def test_chinook_without_rls_leaks_per_customer(postgres_db: Callable[[str], str], realworld: Path) -> None:
+    """A real sample database, customer_id taken as the tenant: no RLS anywhere, so every step is open."""
+    text = (realworld / "chinook" / "Chinook_PostgreSql.sql").read_text()
+    url = postgres_db(text[text.index("CREATE TABLE") :])
+    role = f"tprobe_chinook_{uuid.uuid4().hex[:8]}"
+    with admin_postgres(url) as conn:
+        conn.execute(f"CREATE ROLE {role} NOLOGIN")
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        counts = dict(conn.execute(
+            "SELECT customer_id::text, count(*) FROM invoice GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 2"
+        ).fetchall())
+        total = conn.execute("SELECT count(*) FROM invoice").fetchone()
+    try:
+        # No policy names a setting: without an override the probe says so instead of guessing.
+        refused, none = _probe(url, role, tenant_column="customer_id")
+        assert refused.refused is not None and "tenant_setting" in refused.refused and none == []
+        report, findings = _probe(url, role, tenant_column="customer_id", tenant_setting="app.customer_id")
+        assert report.relations == ["public.customer", "public.invoice"]
+        assert not report.isolated
+        assert total is not None
+        first, second = report.tenants
+        assert _steps(report, "public.invoice", "select") == {
+            first: total[0] - counts[first], second: total[0] - counts[second],
+        }
+        assert _steps(report, "public.invoice", "unset_context") == {None: total[0]}
+        # Deleting another customer's invoices reaches them; only invoice_line's foreign key stops it.
+        deletes = [s for s in report.steps if s.relation == "public.invoice" and s.name == "delete"]
+        assert [s.outcome for s in deletes] == ["open", "open"]
+        assert all(s.error is not None and s.error.startswith("23503") for s in deletes)
+        assert {f.rule_id for f in findings} == {
+            "security.tenant_probe_read_leak", "security.tenant_probe_write_leak",
+            "security.tenant_probe_context_fail_open",
+        }
+    finally:
+        with admin_postgres(url) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
