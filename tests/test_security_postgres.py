@@ -38,6 +38,7 @@ def planted(p: str) -> set[tuple[str, str]]:
     """(rule_id, object) of every problem security_postgres.sql plants, with the role prefix `p`."""
     return {
         ("security.tenant_table_without_rls", "app.accounts"),
+        ("security.tenant_table_without_rls", "app.logs"),
         ("security.policy_without_rls", "app.invoices"),
         ("security.rls_without_policy", "app.notes"),
         ("security.permissive_policy_always_true", "app.documents.open_read"),

@@ -71,13 +71,15 @@ def _table_rls(ctx: RlsContext, table: Table, tables: dict[str, Table]) -> list[
             fix=f"ALTER TABLE {ref} ENABLE ROW LEVEL SECURITY;{forced}",
         ))
         return out
+    if table.kind == "foreign_table":
+        return out  # row-level security does not apply to foreign tables
     if table.policies and not table.rls_enabled:
         out.append(make_finding(
             "security.policy_without_rls", object_type=ObjectType.TABLE, obj=obj,
             message=f"{obj} has {len(table.policies)} row-level security policies but RLS is not enabled, "
                     "so none of them applies.",
             evidence={"policies": [p.name for p in table.policies]},
-            fix=f"ALTER TABLE {ref} ENABLE ROW LEVEL SECURITY;{force}",
+            fix=f"ALTER TABLE {ref} ENABLE ROW LEVEL SECURITY;{force}" + _partitions_too(table, tables, bool(owners)),
         ))
     elif tenant is not None and not table.rls_enabled and parent is None:
         readers = [r for r in ctx.app_roles if ctx.facts.can_select(r, table.schema_name, table.name)]
@@ -89,7 +91,8 @@ def _table_rls(ctx: RlsContext, table: Table, tables: dict[str, Table]) -> list[
                            if readers else "any role that can read it sees every tenant's rows."),
                 evidence={"tenant_column": tenant.name, "readable_by": readers or None,
                           "app_roles_known": bool(ctx.app_roles)},
-                fix=f"ALTER TABLE {ref} ENABLE ROW LEVEL SECURITY;{force}\n" + _tenant_policy_sql(ctx, table),
+                fix=f"ALTER TABLE {ref} ENABLE ROW LEVEL SECURITY;{force}\n" + _tenant_policy_sql(ctx, table)
+                + _partitions_too(table, tables, bool(owners)),
                 severity=None if readers else Severity.HIGH,
             ))
     if table.rls_enabled and not table.policies and parent is None:
@@ -108,6 +111,18 @@ def _table_rls(ctx: RlsContext, table: Table, tables: dict[str, Table]) -> list[
             evidence={"owners": owners, "policies": [p.name for p in table.policies]},
             fix=f"ALTER TABLE {ref} FORCE ROW LEVEL SECURITY;",
         ))
+    return out
+
+
+def _partitions_too(table: Table, tables: dict[str, Table], force: bool) -> str:
+    """Statements enabling RLS on the partitions of `table` (queries naming a partition skip the parent's)."""
+    out = ""
+    for part in tables.values():
+        if part.partition_of == table.qualified_name and not part.rls_enabled:
+            ref = table_ref(part, PG)
+            out += f"\nALTER TABLE {ref} ENABLE ROW LEVEL SECURITY;"
+            out += f"\nALTER TABLE {ref} FORCE ROW LEVEL SECURITY;" if force else ""
+            out += _partitions_too(part, tables, force)
     return out
 
 

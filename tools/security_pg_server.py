@@ -59,11 +59,21 @@ def _settings(catalog: Catalog, not_checked: list[str]) -> list[Finding]:
         ))
     ssl = _setting(catalog, "ssl", not_checked)
     if ssl is not None and ssl.lower() != "on":
-        out.append(_setting_finding(
+        listen = catalog.settings.get("listen_addresses")
+        local = listen is not None and all(
+            a.strip() in ("", "localhost", "127.0.0.1", "::1") for a in listen.split(",")
+        )
+        finding = _setting_finding(
             "security.ssl_off", "ssl", ssl,
-            "ssl is off: passwords and data cross the network in clear text.",
+            "ssl is off: passwords and data cross the network in clear text"
+            + (f" (the server listens on {listen or 'the Unix socket'} only, so only local traffic is exposed)."
+               if local else "."),
             "ALTER SYSTEM SET ssl = on;" + _RELOAD,
-        ))
+        )
+        finding.evidence["listen_addresses"] = listen
+        if local:
+            finding.severity = Severity.LOW
+        out.append(finding)
     minimum = _setting(catalog, "ssl_min_protocol_version", not_checked)
     if minimum is not None and _TLS_ORDER.get(minimum.lower(), 2) < 2:
         out.append(_setting_finding(
