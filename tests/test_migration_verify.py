@@ -3,6 +3,8 @@ beyond its lock_timeout, the rollback restores the schema, the scratch database 
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -17,9 +19,17 @@ from dbsage.tools.migration_verify import schema_differences, verify_migration
 from dbsage.tools.sources.guard import LiveDatabase
 from dbsage.tools.sources.live import load_catalog
 from tests.conftest import MysqlFactory, PostgresFactory
-from tests.dbutil import admin_mysql, admin_postgres
+from tests.dbutil import (
+    admin_mysql,
+    admin_postgres,
+    mysql_url_for,
+    postgres_url_for,
+    run_mysql_script,
+    run_postgres_script,
+)
 
 ROWS = 50_000
+MY_ROWS = 20_000
 LOCK_TIMEOUT_MS = 1000
 MARGIN_MS = 700
 
@@ -55,7 +65,7 @@ CREATE TABLE orders (
 INSERT INTO customers (email)
 SELECT CONCAT('c', seq, '@example.org') FROM seq_1_to_5000;
 INSERT INTO orders (customer_id, note, total, pad)
-SELECT 1 + seq % 5000, CONCAT('note ', seq), seq % 1000, REPEAT('x', 200) FROM seq_1_to_{ROWS};
+SELECT 1 + seq % 5000, CONCAT('note ', seq), seq % 1000, REPEAT('x', 200) FROM seq_1_to_{MY_ROWS};
 """
 
 
@@ -115,9 +125,19 @@ def assert_original_blocks(v: Verification) -> None:
     assert v.summary.startswith("original blocked writes for")
 
 
-@pytest.fixture
-def pg_source(postgres_db: PostgresFactory) -> str:
-    return postgres_db(PG_SCHEMA)
+@pytest.fixture(scope="module")
+def pg_source(postgres_server_url: str) -> Iterator[str]:
+    """One source database for the module: verify only reads it (each test asserts it is unchanged)."""
+    name = f"dbsage_cvt_{uuid.uuid4().hex[:10]}"
+    with admin_postgres(postgres_server_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = postgres_url_for(postgres_server_url, name)
+        run_postgres_script(url, PG_SCHEMA)
+        yield url
+    finally:
+        with admin_postgres(postgres_server_url) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_set_not_null(pg_source: str) -> None:
@@ -191,12 +211,14 @@ def test_create_index(pg_source: str) -> None:
     assert_original_blocks(v)
 
 
-def test_lock_timeout_retry_and_failed_rollback_are_reported(pg_source: str) -> None:
-    # The step's rollback forgets the index it made: the schema check must say so.
-    v = verify_pg(pg_source, "CREATE INDEX orders_note_idx ON orders (note);", [
+def test_refused_statement_and_incomplete_rollback_are_reported(pg_source: str) -> None:
+    # The original reaches outside the database (refused); the plan's rollback forgets the index it made.
+    v = verify_pg(pg_source, "CREATE INDEX orders_note_idx ON orders (note);\nCOPY orders TO PROGRAM 'true';", [
         step(1, pg_lock("CREATE INDEX CONCURRENTLY orders_note_idx ON orders (note);"), transactional=False,
              rollback="SELECT 1;"),
     ])
+    assert v.original.error is not None and "statement 2 was refused by the guard" in v.original.error
+    assert v.summary.startswith("original failed")
     assert not v.rollback_restores_schema
     assert any("orders_note_idx" in d and "left behind" in d for d in v.schema_differences)
     assert "rollback leaves 1 difference(s)" in v.summary
@@ -224,26 +246,19 @@ def test_no_source_is_an_input_error() -> None:
         verify_migration(script, [], source_dsn=None, scratch_dsn=None, ctx=ctx)
 
 
-def test_guard_refuses_a_statement_reaching_outside(pg_source: str) -> None:
-    v = verify_pg(pg_source, "CREATE INDEX orders_total_idx ON orders (total);\nCOPY orders TO PROGRAM 'true';", [
-        step(1, "CREATE INDEX CONCURRENTLY orders_total_idx ON orders (total);", transactional=False,
-             rollback="DROP INDEX CONCURRENTLY orders_total_idx;"),
-    ])
-    assert v.original.error is not None and "refused by the guard" in v.original.error
-    assert v.rollback_restores_schema
-
-
 # -- MariaDB ------------------------------------------------------------------------------------
 
 
-def verify_my(url: str, original: str, steps: list[Step]) -> Verification:
+def verify_my(url: str, original: str, steps: list[Step], scratch_dsn: str | None = None) -> Verification:
     script = read_migrations(None, Dialect.MARIADB, sql=original)
     ctx = MigrationContext(dialect=Dialect.MARIADB, server_version_num=101100, default_schema=url.rsplit("/", 1)[1])
     with LiveDatabase.open(url) as source:
         before = load_catalog(source)
-    result = verify_migration(script, steps, source_dsn=url, scratch_dsn=None, ctx=ctx)
+    result = verify_migration(script, steps, source_dsn=url, scratch_dsn=scratch_dsn, ctx=ctx)
     with LiveDatabase.open(url) as source:
         assert schema_differences(before, load_catalog(source)) == []
+    if scratch_dsn is not None:
+        return result
     scratch_name = result.scratch.rsplit("/", 1)[1]
     conn = admin_mysql(url)
     try:
@@ -251,25 +266,48 @@ def verify_my(url: str, original: str, steps: list[Step]) -> Verification:
             cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [scratch_name])
             assert cur.fetchall() == ()
             cur.execute("SELECT COUNT(*), SUM(total) FROM orders")
-            assert cur.fetchone() == (ROWS, sum(g % 1000 for g in range(1, ROWS + 1)))
+            assert cur.fetchone() == (MY_ROWS, sum(g % 1000 for g in range(1, MY_ROWS + 1)))
     finally:
         conn.close()
-    assert result.rows[f"{url.rsplit('/', 1)[1]}.orders"] == ROWS
+    assert result.rows[f"{url.rsplit('/', 1)[1]}.orders"] == MY_ROWS
     return result
 
 
-@pytest.fixture
-def my_source(mysql_db: MysqlFactory) -> str:
-    return mysql_db(MY_SCHEMA)
+@pytest.fixture(scope="module")
+def my_source(mysql_server_url: str) -> Iterator[str]:
+    name = f"dbsage_cvt_{uuid.uuid4().hex[:10]}"
+    conn = admin_mysql(mysql_server_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}`")
+        url = mysql_url_for(mysql_server_url, name)
+        run_mysql_script(url, MY_SCHEMA)
+        yield url
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
 
 
-def test_mariadb_add_index(my_source: str) -> None:
+def test_mariadb_add_index_on_a_named_scratch_database(my_source: str, mysql_db: MysqlFactory) -> None:
+    # MariaDB 10.11 adds an index online by default, so the original need not block; the plan must not either.
+    # The scratch database is named through another host name, so rows travel through dbsage, not INSERT ... SELECT.
+    scratch = mysql_db("CREATE TABLE leftover (id INT PRIMARY KEY);").replace("127.0.0.1", "localhost")
     v = verify_my(my_source, "ALTER TABLE orders ADD INDEX orders_note_idx (note);", [
         step(1, "SET SESSION lock_wait_timeout = 1;\n"
                 "ALTER TABLE orders ADD INDEX orders_note_idx (note), ALGORITHM=INPLACE, LOCK=NONE;",
              rollback="ALTER TABLE orders DROP INDEX orders_note_idx;"),
-    ])
+    ], scratch_dsn=scratch)
     assert_plan_safe(v)
+    assert v.original.error is None and v.original.writer_ops > 10
+    assert v.rows[f"{my_source.rsplit('/', 1)[1]}.orders"] == MY_ROWS
+    conn = admin_mysql(scratch)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW TABLES")
+            assert cur.fetchall() == ()  # the copies (and what was there) are gone: it is a scratch database
+    finally:
+        conn.close()
 
 
 def test_mariadb_column_type_change(my_source: str) -> None:

@@ -135,7 +135,7 @@ def _verify(
         with area.fresh() as db:
             say("run 1: the original migration under traffic")
             original = _measured(db, tables, limits, lambda conn, traffic: _run_original(conn, dialect, statements))
-        with area.fresh() as db:
+        with area.fresh(last=True) as db:
             say("run 2: the plan under traffic")
             outcome = _PlanOutcome()
             plan = _measured(db, tables, limits, lambda conn, traffic: _run_plan(conn, dialect, steps, outcome, traffic,

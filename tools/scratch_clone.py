@@ -25,8 +25,8 @@ from typing import Any
 
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.rules.fix_sql import quote, table_ref
-from dbsage.tools.sources.allowlist import PG_SCRATCH_EXTENSIONS
-from dbsage.tools.sources.guard import GuardedSession, LiveDatabase
+from dbsage.tools.sources.allowlist import PG_SCRATCH_EXTENSIONS, check_statement
+from dbsage.tools.sources.guard import GuardedSession, LiveDatabase, Mode
 from dbsage.tools.sources.live import load_catalog
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\"(?:[^\"]|\"\")+\"|`[^`]+`")
@@ -293,7 +293,8 @@ def clone_postgres(plan: ClonePlan, target: LiveDatabase, say: Callable[[str], N
                     f"SELECT pg_catalog.setval({seq_expr}, COALESCE((SELECT max({name}) FROM {t.ref}), 1), "
                     f"(SELECT max({name}) FROM {t.ref}) IS NOT NULL)".encode()
                 )
-        conn.execute(b"ANALYZE")
+        if defs.tables:
+            conn.execute(f"ANALYZE {', '.join(t.ref for t in defs.tables)}".encode())
     say(f"copied {len(plan.tables)} table(s) into {target.url.redacted} "
         f"({sum(plan.rows.values()):,} rows)")
 
@@ -340,12 +341,22 @@ def clone_mysql(plan: ClonePlan, target: LiveDatabase, say: Callable[[str], None
         for t in plan.tables:
             row = src.catalog(f"SHOW CREATE TABLE {table_ref(t, dialect)}")
             cur.execute(str(row[0]["Create Table"]))
+        same_server = (plan.source.url.host, plan.source.url.port) == (target.url.host, target.url.port)
         for t in plan.tables:
-            columns = [quote(c.name, dialect) for c in t.columns if not c.generated]
+            names = [quote(c.name, dialect) for c in t.columns if not c.generated]
+            columns = ", ".join(names)
             limit = f" LIMIT {int(plan.sample_rows)}" if plan.sample_rows > 0 else ""
-            rows = src.catalog(f"SELECT {', '.join(columns)} FROM {table_ref(t, dialect)}{limit}")
-            insert = (f"INSERT INTO {quote(t.name, dialect)} ({', '.join(columns)}) "
-                      f"VALUES ({', '.join(['%s'] * len(columns))})")
+            select = f"SELECT {columns} FROM {table_ref(t, dialect)}{limit}"
+            if same_server:
+                # One statement on the server: reads the source table, writes the scratch copy (checked so).
+                insert = check_statement(f"INSERT INTO {quote(t.name, dialect)} ({columns}) {select}", dialect,
+                                         Mode.SCRATCH)
+                cur.execute(insert)
+                plan.rows[t.qualified_name] = int(cur.rowcount)
+                continue
+            rows = src.catalog(select)
+            insert = (f"INSERT INTO {quote(t.name, dialect)} ({columns}) "
+                      f"VALUES ({', '.join(['%s'] * len(names))})")
             for start in range(0, len(rows), _INSERT_BATCH):
                 cur.executemany(insert, [tuple(r.values()) for r in rows[start:start + _INSERT_BATCH]])
             plan.rows[t.qualified_name] = len(rows)
@@ -406,9 +417,9 @@ class ScratchArea:
         return self.original
 
     @contextmanager
-    def fresh(self) -> Iterator[LiveDatabase]:
-        """A scratch database in the original state (PostgreSQL: a template copy; else the first run gets the
-        prepared copy and later runs a re-made one)."""
+    def fresh(self, *, last: bool = False) -> Iterator[LiveDatabase]:
+        """A scratch database in the original state. PostgreSQL: a copy of the prepared template, or with
+        `last` the template itself; MariaDB and named databases: the prepared copy first, a re-made one after."""
         self._runs += 1
         first = self._runs == 1
         if self.named is not None:
@@ -416,6 +427,10 @@ class ScratchArea:
                 self._wipe(self.named)
                 self._clone(self.named)
             yield self.named
+            return
+        if self.dialect is Dialect.POSTGRES and last:
+            with self._own(self.prefix) as db:  # the template's last use: no copy needed
+                yield db
             return
         if self.dialect is Dialect.POSTGRES:
             # CREATE DATABASE ... TEMPLATE is a file copy: much faster than cloning from the source again.
