@@ -74,6 +74,7 @@ def test_planted_account_problems_are_found_and_fixed(mysql_db: MysqlFactory, su
         ("security.mysql_wildcard_host", f"'secm_wild_{suffix}'@'%'"),
         ("security.mysql_remote_root", f"'root'@'root-{suffix}.example.test'"),
         ("security.mysql_admin_privilege", f"'secm_admin_{suffix}'@'localhost'"),
+        ("security.mysql_admin_privilege", f"'secm_grantor_{suffix}'@'localhost'"),
         ("security.mysql_weak_auth_plugin", f"'secm_old_{suffix}'@'localhost'"),
         ("security.mysql_remote_user_without_tls", f"'secm_remote_{suffix}'@'10.9.8.%'"),
         ("security.mysql_remote_user_without_tls", f"'secm_wild_{suffix}'@'%'"),
@@ -90,6 +91,9 @@ def test_planted_account_problems_are_found_and_fixed(mysql_db: MysqlFactory, su
     admin = by_key[("security.mysql_admin_privilege", f"'secm_admin_{suffix}'@'localhost'")]
     assert admin.evidence["privileges"] == ["GRANT OPTION", "SUPER", "FILE", "PROCESS", "SHUTDOWN", "CREATE USER"]
     assert admin.severity == "high"
+    grantor = by_key[("security.mysql_admin_privilege", f"'secm_grantor_{suffix}'@'localhost'")]
+    assert grantor.evidence["grant_option_on_databases"] == [db] and grantor.evidence["privileges"] == []
+    assert grantor.fix == f"REVOKE GRANT OPTION ON `{db}`.* FROM 'secm_grantor_{suffix}'@'localhost';"
     app = by_key[("security.mysql_app_user_ddl", f"'secm_app_{suffix}'@'localhost'")]
     assert app.evidence["ddl_privileges"] == ["ALTER", "CREATE", "DROP", "INDEX"]
     assert app.severity == "medium"  # not named as the application's account

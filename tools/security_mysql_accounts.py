@@ -87,6 +87,7 @@ class Account:
     is_role: bool
     locked: bool
     global_privileges: set[str] = field(default_factory=set)
+    db_grant_option: list[str] = field(default_factory=list)  # database patterns granted WITH GRANT OPTION
 
     @property
     def name(self) -> str:
@@ -142,7 +143,23 @@ def read_accounts(session: GuardedSession, mariadb: bool, not_checked: list[str]
         else:
             account.global_privileges = {p for p, c in _MYSQL_COLUMNS.items() if _text(r[c]).upper() == "Y"}
         accounts.append(account)
+    _attach_db_grant_option(session, accounts, not_checked)
     return accounts
+
+
+def _attach_db_grant_option(session: GuardedSession, accounts: list[Account], not_checked: list[str]) -> None:
+    try:
+        rows = session.catalog(
+            "SELECT User AS user_name, Host AS host, Db AS db FROM mysql.db WHERE Grant_priv = 'Y' ORDER BY Db"
+        )
+    except QueryFailed as exc:
+        not_checked.append(f"database-level GRANT OPTION: needs SELECT on mysql.db ({exc.message})")
+        return
+    by_key = {(a.user, a.host): a for a in accounts}
+    for r in rows:
+        account = by_key.get((_text(r["user_name"]), _text(r["host"])))
+        if account is not None:
+            account.db_grant_option.append(_text(r["db"]))
 
 
 def account_findings(
@@ -203,7 +220,7 @@ def _admin_findings(a: Account, evidence: dict[str, object], current: tuple[str,
     held = [p for p in ADMIN_PRIVILEGES if p in a.global_privileges]
     if current == (a.user, a.host):
         held = [p for p in held if p != "PROCESS"]  # the connecting (monitoring) account needs PROCESS
-    if not held:
+    if not held and not a.db_grant_option:
         return []
     statements = []
     plain = [p for p in held if p != "GRANT OPTION"]
@@ -211,11 +228,18 @@ def _admin_findings(a: Account, evidence: dict[str, object], current: tuple[str,
         statements.append(f"REVOKE {', '.join(plain)} ON *.* FROM {a.name};")
     if "GRANT OPTION" in held:
         statements.append(f"REVOKE GRANT OPTION ON *.* FROM {a.name};")
-    severe = {"SUPER", "FILE", "GRANT OPTION", "CREATE USER", "SHUTDOWN"} & set(held)
+    statements += [f"REVOKE GRANT OPTION ON {_ident(db)}.* FROM {a.name};" for db in a.db_grant_option]
+    severe = {"SUPER", "FILE", "GRANT OPTION", "CREATE USER", "SHUTDOWN"} & set(held) or a.db_grant_option
+    parts = []
+    if held:
+        parts.append(f"on every database: {', '.join(held)}")
+    if a.db_grant_option:
+        parts.append(f"GRANT OPTION on {', '.join(a.db_grant_option)}")
     return [make_finding(
         "security.mysql_admin_privilege", object_type=ObjectType.USER, obj=a.name,
-        message=f"{a.name} holds administrative privileges on every database: {', '.join(held)}.",
-        evidence={**evidence, "privileges": held, "level": "global (*.*)"},
+        message=f"{a.name} holds administrative privileges " + "; ".join(parts) + ".",
+        evidence={**evidence, "privileges": held, "level": "global (*.*)" if held else "database",
+                  "grant_option_on_databases": a.db_grant_option},
         fix="\n".join(statements),
         severity=None if severe else Severity.MEDIUM,
     )]
