@@ -67,7 +67,7 @@ def postgres_plan() -> MigrationReport:
             number=2,
             phase=Phase.EXPAND,
             description="Document it (colons are not bind parameters)",
-            sql="COMMENT ON COLUMN orders.priority IS 'set at 12:30 by :job'",
+            sql="COMMENT ON COLUMN orders.priority IS 'set at 12:30 by :job, 100% done'",
             transactional=True,
             rollback_sql="COMMENT ON COLUMN orders.priority IS NULL",
         ),
@@ -218,7 +218,7 @@ def assert_pg_applied(url: str) -> None:
     assert pg_value(url, "SELECT count(*) FROM orders WHERE priority = 0") == 250
     assert pg_value(url, "SELECT convalidated FROM pg_constraint WHERE conname = 'orders_priority_not_null'")
     assert pg_value(url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'orders_created_at_idx'::regclass")
-    assert pg_value(url, "SELECT col_description('orders'::regclass, 8)") == "set at 12:30 by :job"
+    assert pg_value(url, "SELECT col_description('orders'::regclass, 8)") == "set at 12:30 by :job, 100% done"
 
 
 def assert_parses(path: Path, dialect: Dialect, *, strict: bool = True) -> int:
@@ -282,6 +282,15 @@ def test_irreversible_steps_are_said_so(tmp_path: Path) -> None:
     (alembic,) = render_plan(report, "alembic", tmp_path, name="x")
     assert "# step 7 is IRREVERSIBLE" in alembic.read_text()
     compile(alembic.read_text(), str(alembic), "exec")
+
+
+def test_an_empty_plan_renders_files_that_do_nothing(tmp_path: Path) -> None:
+    empty = MigrationReport(dialect=Dialect.POSTGRES, server_version_num=150000)
+    up, down = render_plan(empty, "sql", tmp_path, name="noop")
+    assert "the plan has no steps" in up.read_text() and pglast.parse_sql(up.read_text()) == ()
+    (revision,) = render_plan(empty, "alembic", tmp_path, name="noop")
+    compile(revision.read_text(), str(revision), "exec")
+    assert render_plan(empty, "flyway", tmp_path / "fw", name="noop", version="1") == []
 
 
 def test_bad_names_and_versions_are_refused(tmp_path: Path) -> None:
