@@ -97,7 +97,7 @@ def test_demo_database(postgres_db: PostgresFactory) -> None:
     assert got["schema.key_capacity"].status is ItemStatus.FAIL  # orders.id past 90% of int4
     assert got["schema.multi_tenant"].status is ItemStatus.WARN  # RLS on documents only
     assert got["security.rls_enforced"].status is ItemStatus.FAIL
-    assert "public.orders" in got["security.rls_enforced"].evidence["without_rls_or_policy"]  # type: ignore[operator]
+    assert "public.orders" in got["security.rls_enforced"].evidence["without_rls_or_policy"]
     assert got["security.user_separation"].evidence["application_roles"] == ["dbsage_demo_app"]
     assert got["schema.index_health"].status is ItemStatus.WARN  # duplicate and prefix-redundant indexes
     by_id = {f.id: f for f in report.findings}

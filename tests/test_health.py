@@ -78,7 +78,7 @@ def test_planted_postgres_faults_are_found(postgres_db: PostgresFactory) -> None
 
     sessions = item(report, "performance.long_transactions")
     idle = rules_of(report, "performance.long_transactions")["health.idle_in_transaction"]
-    assert pid in idle.evidence["pids"]  # type: ignore[operator]
+    assert pid in idle.evidence["pids"]
     assert sessions.status in (ItemStatus.WARN, ItemStatus.FAIL)
     assert pid in sessions.evidence["idle_in_transaction_pids"]
 
@@ -199,8 +199,47 @@ def test_mariadb_idle_transaction_and_binlog(mysql_db: MysqlFactory) -> None:
         conn.rollback()
         conn.close()
     idle = rules_of(report, "performance.long_transactions")["health.idle_in_transaction"]
-    assert connection_id in idle.evidence["ids"]  # type: ignore[operator]
+    assert connection_id in idle.evidence["ids"]
     assert item(report, "backup.pitr").status is ItemStatus.FAIL
     logging = item(report, "performance.slow_query_logging")
     assert logging.evidence["slow_query_log"] in ("OFF", "ON")
     assert item(report, "performance.xid_wraparound").status is ItemStatus.NOT_APPLICABLE
+
+
+@contextmanager
+def mysql_account(url: str, grants: list[str]) -> Iterator[str]:
+    """A throwaway MariaDB account with `grants` (formatted with {account} and {db}); dropped after."""
+    user = f"dbsage_chk_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    account = f"'{user}'@'127.0.0.1'"
+    database = urlsplit(url).path.lstrip("/")
+    conn = admin_mysql(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE USER {account} IDENTIFIED BY '{password}'")
+            for grant in grants:
+                cur.execute(grant.format(account=account, db=database))
+        yield url_as(url, user, password)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS {account}")
+        conn.close()
+
+
+@pytest.mark.mysql
+def test_mariadb_select_only_account_gets_unknown_with_the_privilege_needed(mysql_db: MysqlFactory) -> None:
+    url = mysql_db("CREATE TABLE accounts (id bigint PRIMARY KEY) ENGINE=InnoDB;")
+    with mysql_account(url, ["GRANT SELECT ON `{db}`.* TO {account}"]) as weak:
+        report = checklist_review(weak, options=NOW)
+    sessions = item(report, "performance.long_transactions")
+    assert sessions.status is ItemStatus.UNKNOWN and "needs PROCESS" in sessions.reason
+    separation = item(report, "security.user_separation")
+    assert separation.status is ItemStatus.UNKNOWN and "mysql.user" in separation.reason
+    assert item(report, "backup.pitr").status is ItemStatus.FAIL  # server variables are readable by anyone
+
+    monitor_grants = ["GRANT SELECT ON `{db}`.* TO {account}", "GRANT PROCESS ON *.* TO {account}",
+                      "GRANT SELECT ON mysql.user TO {account}", "GRANT SELECT ON mysql.global_priv TO {account}"]
+    with mysql_account(url, monitor_grants) as monitor:
+        report = checklist_review(monitor, options=NOW)
+    assert item(report, "performance.long_transactions").status is not ItemStatus.UNKNOWN
+    assert item(report, "security.user_separation").status is not ItemStatus.UNKNOWN

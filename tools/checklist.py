@@ -322,12 +322,10 @@ def _item(spec: ItemSpec, verdict: Verdict, claimed: list[Finding], review: _Rev
         found = ItemStatus.FAIL if f.severity.at_least(spec.fail_at) else ItemStatus.WARN
         from_findings = found if from_findings is None else worse(from_findings, found)
     if from_findings is not None:
-        before = status
-        status = worse(status, from_findings) if status in (ItemStatus.PASS, ItemStatus.WARN, ItemStatus.FAIL) \
-            else from_findings
-        if status is not before or reason is None:
-            rules = sorted({f.rule_id for f in claimed})
-            reason = f"{len(claimed)} finding(s): {', '.join(rules)}" + (f"; {reason}" if reason else "")
+        decided = status in (ItemStatus.PASS, ItemStatus.WARN, ItemStatus.FAIL)
+        status = worse(status, from_findings) if decided else from_findings
+        rules = sorted({f.rule_id for f in claimed})
+        reason = f"{len(claimed)} finding(s): {', '.join(rules)}" + (f"; {reason}" if reason else "")
     evidence = verdict.clean_evidence()
     if spec.rules:
         evidence["findings"] = len(claimed)
