@@ -258,6 +258,17 @@ def test_comments_are_diffed() -> None:
     assert sql == "ALTER TABLE t MODIFY COLUMN c varchar(10) NULL COMMENT 'a\\\\b';\nALTER TABLE t COMMENT = 'T';\n"
 
 
+def test_a_table_in_a_new_schema_gets_its_schema_first() -> None:
+    col = Column(name="id", position=1, data_type="integer", base_type="integer")
+    old = Catalog(dialect=Dialect.POSTGRES, source="ddl", schemas=["public"])
+    new = Catalog(
+        dialect=Dialect.POSTGRES, source="ddl", tables=[Table(schema_name="audit", name="log", columns=[col])]
+    )
+    sql, _ = diff_schemas(old, new, Dialect.POSTGRES)
+    assert sql == "CREATE SCHEMA IF NOT EXISTS audit;\nCREATE TABLE audit.log (\n    id integer\n);\n"
+    pglast.parse_sql(sql)
+
+
 def test_bad_dialects_are_refused_with_a_hint() -> None:
     pg = catalog_from_ddl(version("postgres", "v1"), Dialect.POSTGRES)
     with pytest.raises(InputError, match="read as postgres"):

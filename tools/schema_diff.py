@@ -61,6 +61,7 @@ class _Script:
     drop_constraints: list[str] = field(default_factory=list)
     drop_indexes: list[str] = field(default_factory=list)
     drop_tables: list[str] = field(default_factory=list)
+    create_schemas: list[str] = field(default_factory=list)
     create_tables: list[str] = field(default_factory=list)
     alter_columns: list[str] = field(default_factory=list)
     drop_columns: list[str] = field(default_factory=list)
@@ -75,6 +76,7 @@ class _Script:
             + self.drop_constraints
             + self.drop_indexes
             + self.drop_tables
+            + self.create_schemas
             + self.create_tables
             + self.alter_columns
             + self.drop_columns
@@ -114,6 +116,7 @@ class _Differ:
         self.ignore_schema = self.mysql and len(_schemas(current)) <= 1 and len(_schemas(target)) <= 1
         self.current = {self.table_key(t): t for t in current.tables if t.partition_of is None}
         self.target = {self.table_key(t): t for t in target.tables if t.partition_of is None}
+        self.current_schemas = list(current.schemas)
         self.out = _Script()
         self.findings: list[Finding] = []
 
@@ -159,6 +162,10 @@ class _Differ:
                 if fk.name and self.ref_key(fk.ref_schema, fk.ref_table) in dropped_keys:
                     self.out.drop_fks.append(self.drop_fk(table, fk))
             self.out.drop_tables.append(f"DROP TABLE {self.tref(table)}")
+        if not self.mysql:  # a schema new tables need (schemas that empty out are left in place)
+            known = {t.schema_name for t in self.current.values()} | set(self.current_schemas)
+            for schema in sorted({t.schema_name for t in added} - known):
+                self.out.create_schemas.append(f"CREATE SCHEMA IF NOT EXISTS {self.q(schema)}")
         for table in added:
             self.create_table(table)
         for key, old in self.current.items():
