@@ -5,14 +5,18 @@ away are dropped first, then constraints and indexes, then tables; new tables ar
 foreign keys that reference them, and foreign keys come last. plan_migration lints this text and turns
 it into the safe plan, so nothing here tries to be online-safe.
 
-Covered: tables (create/drop), columns (add/drop, type, default, nullability), primary keys, unique and
-check constraints, foreign keys, indexes (unique, partial, method, expressions, INCLUDE), for PostgreSQL
-and MySQL/MariaDB. Not covered: views, routines, triggers, sequences, enum types, policies, comments,
-grants and owners, partitions, identity/auto-increment changes on existing columns. Facts only a live
-database has (row counts, sizes, usage, collations when one side lacks them) are ignored.
+Covered: tables (create/drop, a new PostgreSQL schema they need), columns (add/drop, type, default,
+nullability, MySQL collation when both sides know it), primary keys, unique and check constraints,
+foreign keys, indexes (unique, partial, method, expressions, INCLUDE), table and column comments, for
+PostgreSQL and MySQL/MariaDB. Not covered: views, routines, triggers, sequences, enum types, policies,
+partitions, identity/auto-increment/generated changes on existing columns, dropping schemas. Grants and
+owners are not diffed: a live catalog lists the owner's implicit privileges, which DDL never states, so
+comparing them would emit REVOKEs nobody asked for. Facts only a live database has (row counts, sizes,
+usage) are ignored, except that a live table known to be empty needs no NOT NULL warning.
 
 Renames are never guessed: a dropped and an added column of the same type on one table, or a dropped
-and an added table with the same columns, is reported as `migration.diff_possible_rename`.
+and an added table with the same columns, is reported as `migration.diff_possible_rename`. A NOT NULL
+column added without a default is reported as `migration.diff_not_null_without_default`.
 
 Names compare exactly on PostgreSQL (the parser already folded unquoted names) and case-insensitively
 on MySQL/MariaDB (column names always are; table names are on most installations). On MySQL/MariaDB the
