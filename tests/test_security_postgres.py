@@ -43,6 +43,7 @@ def planted(p: str) -> set[tuple[str, str]]:
         ("security.rls_without_policy", "app.notes"),
         ("security.permissive_policy_always_true", "app.documents.open_read"),
         ("security.view_bypasses_rls", "app.document_titles"),
+        ("security.view_bypasses_rls", "app.recent_titles"),
         ("security.partition_without_rls", "app.events_1"),
         ("security.policy_setting_without_nullif", "app.orders.by_setting"),
         ("security.rls_owner_not_forced", "app.preferences"),

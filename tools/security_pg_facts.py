@@ -66,17 +66,19 @@ LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
 CROSS JOIN LATERAL aclexplode(d.defaclacl) x
 """
 
-# Views whose rewrite rule reads a table with row-level security on (direct dependencies).
-_RLS_VIEWS_SQL = """
+# What each view's rewrite rule reads (direct dependencies; chains are followed in Python).
+_VIEW_DEPS_SQL = """
 SELECT DISTINCT vn.nspname::text AS view_schema, v.relname::text AS view_name,
-       tn.nspname::text AS table_schema, t.relname::text AS table_name
+       tn.nspname::text AS table_schema, t.relname::text AS table_name,
+       t.relkind::text AS relkind, t.relrowsecurity AS rls
 FROM pg_class v
 JOIN pg_namespace vn ON vn.oid = v.relnamespace
 JOIN pg_rewrite rw ON rw.ev_class = v.oid
 JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass
 JOIN pg_class t ON t.oid = d.refobjid
 JOIN pg_namespace tn ON tn.oid = t.relnamespace
-WHERE v.relkind = 'v' AND t.relrowsecurity AND t.oid <> v.oid AND vn.nspname = ANY(%(schemas)s)
+WHERE v.relkind = 'v' AND t.oid <> v.oid AND t.relkind IN ('r', 'p', 'v')
+  AND vn.nspname NOT IN ('pg_catalog', 'information_schema')
 ORDER BY 1, 2, 3, 4
 """
 
@@ -140,12 +142,37 @@ def load_session_facts(session: GuardedSession, catalog: Catalog) -> PgFacts:
     schemas = list(catalog.schemas)
     facts.role_facts = {str(r["name"]): r for r in session.catalog(_ROLE_FACTS_SQL, {"schemas": schemas})}
     facts.default_acls = session.catalog(_DEFAULT_ACL_SQL)
-    facts.rls_views = session.catalog(_RLS_VIEWS_SQL, {"schemas": schemas})
+    facts.rls_views = _views_over_rls(session.catalog(_VIEW_DEPS_SQL), set(schemas))
     facts.relocatable = {str(r["name"]): bool(r["relocatable"]) for r in session.catalog(_EXTENSIONS_SQL)}
     facts.hba_rules = optional_rows(session, _HBA_SQL)
     if facts.hba_rules is None:
         facts.not_checked.append("pg_hba rules: needs superuser (or SELECT on pg_hba_file_rules)")
     return facts
+
+
+def _views_over_rls(deps: list[Row], schemas: set[str]) -> list[Row]:
+    """(view, RLS table) pairs for views in `schemas` that read an RLS table directly or through views."""
+    reads: dict[tuple[str, str], list[Row]] = {}
+    for row in deps:
+        reads.setdefault((str(row["view_schema"]), str(row["view_name"])), []).append(row)
+    out: list[Row] = []
+    for view in sorted(reads):
+        if view[0] not in schemas:
+            continue
+        seen = {view}
+        frontier = list(reads[view])
+        tables: set[tuple[str, str]] = set()
+        while frontier:
+            row = frontier.pop()
+            target = (str(row["table_schema"]), str(row["table_name"]))
+            if row["rls"]:
+                tables.add(target)
+            if row["relkind"] == "v" and target not in seen:
+                seen.add(target)
+                frontier += reads.get(target, [])
+        out += [{"view_schema": view[0], "view_name": view[1], "table_schema": t[0], "table_name": t[1]}
+                for t in sorted(tables)]
+    return out
 
 
 def load_role_access(session: GuardedSession, catalog: Catalog, facts: PgFacts, roles: list[str]) -> None:
