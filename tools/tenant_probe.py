@@ -6,8 +6,9 @@ each tenant is sampled. Then, as the application role (SET LOCAL ROLE), every te
 partition and view is asked:
 
 - with no tenant context, and with an empty one: how many rows are visible (0 or an error = closed);
-- as tenant A: how many rows of other tenants are visible; how many rows of tenant B an UPDATE and a
-  DELETE touch; whether an INSERT of a tenant-B row fails with 42501 (and the same as tenant B).
+- as tenant A: how many rows of other tenants are visible (counted up to READ_CAP); how many rows of
+  tenant B an UPDATE and a DELETE touch (at most WRITE_CAP are tried); whether an INSERT of a copy of
+  a tenant-B row fails with 42501 (and the same as tenant B).
 
 Each statement runs between SAVEPOINT and ROLLBACK TO SAVEPOINT, so writes never outlive the step and
 a failing step does not end the probe. Triggers on the probed tables fire (and are rolled back too).
@@ -525,7 +526,8 @@ class _Prober:
         text = sql
         for value in params:
             text = text.replace("%s", "'" + value.replace("'", "''") + "'", 1)
-        return f"SELECT set_config('{self.setting}', '{tenant}', true); {text}"
+        quoted = tenant.replace("'", "''")
+        return f"SELECT set_config('{self.setting}', '{quoted}', true); {text}"
 
 
 def _write_outcome(rows: int | None, state: str | None, error: str | None) -> Outcome:
