@@ -76,8 +76,8 @@ def _table_rls(ctx: RlsContext, table: Table, tables: dict[str, Table]) -> list[
     if table.policies and not table.rls_enabled:
         out.append(make_finding(
             "security.policy_without_rls", object_type=ObjectType.TABLE, obj=obj,
-            message=f"{obj} has {len(table.policies)} row-level security policies but RLS is not enabled, "
-                    "so none of them applies.",
+            message=f"{obj} has row-level security policies ({', '.join(p.name for p in table.policies)}) but RLS "
+                    "is not enabled, so none of them applies.",
             evidence={"policies": [p.name for p in table.policies]},
             fix=f"ALTER TABLE {ref} ENABLE ROW LEVEL SECURITY;{force}" + _partitions_too(table, tables, bool(owners)),
         ))

@@ -153,7 +153,7 @@ def _functions(ctx: RoleContext) -> list[Finding]:
         if fn.leakproof:
             out.append(make_finding(
                 "security.leakproof_function", object_type=ObjectType.FUNCTION, obj=fn.signature,
-                message=f"User function {fn.signature} is marked LEAKPROOF: the planner runs it before the "
+                message=f"User function {fn.signature} is marked LEAKPROOF: the planner may run it before the "
                         "row-level security filter, so any error or notice it raises can reveal hidden rows.",
                 evidence={"language": fn.language, "owner": fn.owner},
                 fix=f"ALTER {keyword} {ref} NOT LEAKPROOF;",

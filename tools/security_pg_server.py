@@ -167,7 +167,7 @@ def _hba_rule(row: dict[str, Any], superusers: set[str]) -> list[Finding]:
     if method == "trust":
         add("security.hba_trust",
             f"pg_hba line {line} ({text}) lets {'anyone who can reach the server' if remote else 'local users'} "
-            "log in without a password.", None if remote or kind == "host" else Severity.MEDIUM)
+            "log in without a password.", None if remote else Severity.MEDIUM)
     elif method == "password":
         add("security.hba_cleartext_password",
             f"pg_hba line {line} ({text}) asks for the password in clear text.")
