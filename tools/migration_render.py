@@ -236,6 +236,9 @@ def flyway_files(steps: list[Step], dialect: Dialect, name: str, version: str) -
             files.append(current)
         current.up.append(block)
         current.down.insert(0, down_block(step, dialect))
+    width = len(str(len(files)))  # V..._01 sorts before V..._10 in a file listing too; Flyway reads both as 1
+    for n, file in enumerate(files, start=1):
+        file.version = f"{version}_{n:0{width}d}"
     return files
 
 
