@@ -262,3 +262,21 @@ def test_live_sizes_give_duration_and_scale_severity(postgres_db: PostgresFactor
     assert small.rule_id == "migration.create_index_not_concurrently" and small.severity is Severity.LOW
     assert 4 not in by_line  # varchar -> text: binary-coercible, known from the live catalog
     assert by_line[5].rule_id == "migration.change_column_type"  # text -> varchar(10) checks every row
+
+
+def test_rule_texts_agree_with_the_rulebook() -> None:
+    from dbsage.knowledge.rulebook import rule_doc
+    from dbsage.tools.migration_lint_postgres import rule_texts
+
+    for rule_id, (severity, category, remediation) in rule_texts().items():
+        doc = rule_doc(rule_id)
+        assert (doc.severity, doc.category, doc.remediation) == (severity, category, remediation), rule_id
+
+
+def test_lock_table_and_trigger_count_as_lock_taking() -> None:
+    sql = ("BEGIN;\nLOCK TABLE orders IN ACCESS EXCLUSIVE MODE;\nCREATE TRIGGER t BEFORE UPDATE ON customers "
+           "FOR EACH ROW EXECUTE FUNCTION f();\nCOMMIT;\n")
+    script = read_migrations(None, Dialect.POSTGRES, sql=sql)
+    findings, _ = lint_postgres(script, MigrationContext(Dialect.POSTGRES, 150000))
+    assert {(f.rule_id, f.location.line if f.location else 0) for f in findings} == {
+        ("migration.missing_lock_timeout", 2), ("migration.statements_after_access_exclusive", 3)}

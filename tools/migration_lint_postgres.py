@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from pglast import parser as pg_parser
 
-from dbsage.knowledge.rulebook import rule_doc
-from dbsage.tools.findings import Finding, ObjectType, Severity
+from dbsage.tools.findings import Category, Finding, ObjectType, Severity, evidence_value, fingerprint
 from dbsage.tools.migration_model import (
     MigrationContext,
     MigrationFile,
@@ -41,13 +43,17 @@ from dbsage.tools.migration_model import (
 from dbsage.tools.rules.migration_pg_ast import Node, function_names, is_zero_setting, setting_value, strings, unwrap
 from dbsage.tools.rules.migration_pg_state import ACCESS_EXCLUSIVE, BLOCKING_LOCKS, Effect, Hazard, Walk, qualified
 from dbsage.tools.rules.migration_pg_statements import HANDLERS
-from dbsage.tools.rules.registry import make_finding
 
 MIB = 1024 * 1024
 # MiB of table processed per second under the lock, by the kind of work (see the module docstring).
 RATES_MIB_S = {"scan": 400.0, "rewrite": 60.0, "index": 50.0, "update": 25.0}
 _FLYWAY_NAME = re.compile(r"^V\d[\w.]*__", re.IGNORECASE)
 _NON_TRANSACTIONAL = re.compile(r"\bCONCURRENTLY\b|^\s*VACUUM\b|\bDATABASE\b", re.IGNORECASE | re.MULTILINE)
+# Statements no rule looks inside: parsed only to report syntax errors, their tree not decoded.
+_NO_TREE = re.compile(
+    r"(?:INSERT|COMMENT|GRANT|REVOKE|ANALYZE|COPY|CALL|NOTIFY|SHOW|EXPLAIN|DISCARD|CREATE\s+(?:OR\s+REPLACE\s+)?"
+    r"(?:FUNCTION|PROCEDURE|VIEW|TYPE|SEQUENCE|EXTENSION|SCHEMA|POLICY|ROLE|AGGREGATE|CAST|COLLATION|OPERATOR"
+    r"|PUBLICATION|STATISTICS|TEXT\s+SEARCH))\b", re.IGNORECASE)
 _SEVERITY_UP = {Severity.INFO: Severity.LOW, Severity.LOW: Severity.MEDIUM, Severity.MEDIUM: Severity.HIGH,
                 Severity.HIGH: Severity.BLOCKER, Severity.BLOCKER: Severity.BLOCKER}
 
@@ -85,10 +91,13 @@ def _wrapped(file: MigrationFile, assume: float | None) -> bool:
 def parse(stmt: MigrationStatement) -> list[Node] | str:
     """The statement's raw parse nodes, or the parser's message when it does not parse."""
     try:
-        tree = json.loads(pg_parser.parse_sql_json(stmt.text))
+        raw = pg_parser.parse_sql_json(stmt.text)
     except pg_parser.ParseError as exc:
         return str(exc.args[0] if exc.args else exc)
-    return [raw.get("stmt", {}) for raw in tree.get("stmts") or []]
+    if _NO_TREE.match(stmt.text):
+        return []
+    tree = json.loads(raw)
+    return [node.get("stmt", {}) for node in tree.get("stmts") or []]
 
 
 def lint_statement(stmt: MigrationStatement, walk: Walk) -> list[Hazard]:
@@ -238,9 +247,22 @@ def _emit(hazard: Hazard, stmt: MigrationStatement, walk: Walk, findings: list[F
     findings.append(finding(hazard, stmt, walk))
 
 
+@cache
+def rule_texts() -> dict[str, tuple[Severity, Category, str]]:
+    """Default severity, category and remediation of this linter's rules, from its own TOML file.
+
+    The same entries the rulebook serves (a test checks they agree); reading one file rather than every
+    rule family keeps the lint-only path (a pre-commit hook) fast.
+    """
+    text = resources.files("dbsage.knowledge").joinpath("rules", "migration_postgres.toml").read_text("utf-8")
+    return {str(r["id"]): (Severity(r["severity"]), Category(r["category"]), str(r["remediation"]))
+            for r in tomllib.loads(text)["rule"]}
+
+
 def finding(hazard: Hazard, stmt: MigrationStatement, walk: Walk) -> Finding:
     """The Finding for a hazard: the lock facts as evidence, live size and duration, scaled severity."""
-    severity = Severity(hazard.severity) if hazard.severity else rule_doc(hazard.rule_id).severity
+    default, category, remediation = rule_texts()[hazard.rule_id]
+    severity = Severity(hazard.severity) if hazard.severity else default
     evidence: dict[str, object] = {
         "lock": hazard.lock, "rewrites_table": hazard.rewrites_table, "scans_table": hazard.scans_table,
         "table": qualified(hazard.table) if hazard.table else None,
@@ -260,8 +282,11 @@ def finding(hazard: Hazard, stmt: MigrationStatement, walk: Walk) -> Finding:
         if hazard.scale and hazard.lock:
             message += " " + _live_phrase(rows, size, estimate, hazard.lock)
             severity = _scaled(severity, rows, size, estimate, walk)
-    return make_finding(hazard.rule_id, object_type=hazard.object_type, obj=hazard.obj, message=message,
-                        evidence=evidence, fix=hazard.fix, location=stmt.location, severity=severity)
+    location = stmt.location
+    return Finding(id=fingerprint(hazard.rule_id, hazard.obj, location), rule_id=hazard.rule_id, severity=severity,
+                   category=category, object_type=hazard.object_type, object=hazard.obj, message=message,
+                   evidence={k: evidence_value(v) for k, v in evidence.items()}, fix=hazard.fix,
+                   remediation=remediation, location=location)
 
 
 def _live_phrase(rows: int | None, size: int | None, estimate: float | None, lock: str) -> str:

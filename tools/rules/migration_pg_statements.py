@@ -326,7 +326,27 @@ def _data_change(verb: str) -> Handler:
     return handler
 
 
+_LOCK_MODES = {4: SHARE_UPDATE_EXCLUSIVE, 5: SHARE, 6: "SHARE ROW EXCLUSIVE", 7: "EXCLUSIVE", 8: ACCESS_EXCLUSIVE}
+
+
+def lock_table(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
+    """LOCK TABLE: no hazard of its own, but the lock it takes counts (lock_timeout, later statements)."""
+    mode = _LOCK_MODES.get(int(fields.get("mode", 8)))
+    if mode is None:
+        return [], []
+    tables = [walk.key(*relation_name(unwrap(r)[1], walk.default_schema)) for r in fields.get("relations") or []]
+    return [], [Effect(t, mode) for t in tables]
+
+
+def create_trigger(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
+    """CREATE TRIGGER takes SHARE ROW EXCLUSIVE on its table: it waits behind running writes like DDL does."""
+    table = walk.key(*relation_name(fields.get("relation"), walk.default_schema))
+    return [], [Effect(table, "SHARE ROW EXCLUSIVE")]
+
+
 HANDLERS: dict[str, Handler] = {
+    "LockStmt": lock_table,
+    "CreateTrigStmt": create_trigger,
     "AlterTableStmt": alter_table,
     "CreateStmt": create_table,
     "CreateTableAsStmt": create_table_as,
