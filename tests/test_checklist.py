@@ -221,6 +221,7 @@ def make_repository(root: Path) -> None:
         """)
     write(root, "deploy/pgbouncer.ini", "[pgbouncer]\npool_mode = transaction\ndefault_pool_size = 20\n")
     write(root, "app/cache.py", "import redis\nclient = redis.Redis()\n")
+    write(root, "app/settings.py", 'DATABASE_URL = "postgresql://app:Sup3rSecret99@db.internal/app"\n')
     write(root, "ops/backup.sh", "pg_dump -Fc app > /backups/app.dump\nfind /backups -mtime +30 -delete\n")
     write(root, "docs/restore.md", "# Restoring\nRun pg_restore -d app /backups/app.dump and compare counts.\n")
     write(root, "docs/dr.md", "RTO: 4 hours. RPO: 15 minutes.\nWe use zero-downtime migrations.\n")
@@ -245,6 +246,11 @@ def test_repository_evidence(postgres_db: PostgresFactory, tmp_path: Path) -> No
                     "performance.cache_layer", "backup.automated", "backup.retention", "backup.restore_tested",
                     "backup.rto_rpo", "monitoring.disk_alerts", "monitoring.slow_query_alerts"):
         assert got[item_id].status is ItemStatus.PASS, (item_id, got[item_id].reason)
+    secrets = got["security.no_hardcoded_credentials"]
+    assert secrets.status is ItemStatus.FAIL
+    leaked = [f for f in report.findings if f.id in secrets.finding_ids]
+    assert leaked and leaked[0].location is not None and leaked[0].location.file.endswith("app/settings.py")
+    assert "Sup3rSecret99" not in report.model_dump_json()
     rollback = got["migrations.rollback"]
     assert rollback.status is ItemStatus.FAIL
     missing = [f for f in report.findings if f.id in rollback.finding_ids]
