@@ -10,6 +10,8 @@ import psycopg
 import pytest
 
 from dbsage.tools.catalog import Dialect
+from dbsage.tools.findings import Severity
+from dbsage.tools.migration_lint_postgres import lint_postgres
 from dbsage.tools.migration_model import MigrationContext, Phase, Step
 from dbsage.tools.migration_plan_postgres import plan_postgres
 from dbsage.tools.migration_source import read_migrations
@@ -80,6 +82,24 @@ def plan(url: str | None, sql: str, version: int = 150000) -> tuple[list[Step], 
     return plan_postgres(script, MigrationContext(Dialect.POSTGRES, version, catalog=catalog))
 
 
+ACKNOWLEDGED = {"migration.rename_table", "migration.rename_column", "migration.drop_table", "migration.drop_column",
+                "migration.statements_after_access_exclusive"}
+SERIOUS = {Severity.MEDIUM, Severity.HIGH, Severity.BLOCKER}
+
+
+def relint(steps: list[Step], url: str | None = None, *, wrap: bool = True) -> list[str]:
+    """Medium-or-worse findings of A1's linter on the plan, concatenated as a runner applies it."""
+    catalog = None
+    if url is not None:
+        with LiveDatabase.open(url) as db:
+            catalog = load_catalog(db)
+    text = "\n".join(f"BEGIN;\n{s.sql}\nCOMMIT;" if wrap and s.transactional else s.sql for s in steps)
+    ctx = MigrationContext(Dialect.POSTGRES, 150000, catalog=catalog)
+    findings, suppressed = lint_postgres(read_migrations(None, Dialect.POSTGRES, sql=text), ctx)
+    assert {s.rule_id for s in suppressed} <= ACKNOWLEDGED
+    return [f"{f.severity} {f.rule_id}: {f.message}" for f in findings if f.severity in SERIOUS]
+
+
 def _statements(sql: str) -> list[str]:
     return [s for s in pglast.split(sql)]
 
@@ -142,6 +162,7 @@ def check_rewrite(postgres_db: PostgresFactory, migration: str, *, data: str | N
             pglast.parse_sql(step.rollback_sql)
         assert step.sql.startswith("SET lock_timeout = '2000ms';\nSET statement_timeout = ")
     assert [PHASE_ORDER.index(s.phase) for s in steps] == sorted(PHASE_ORDER.index(s.phase) for s in steps)
+    assert relint(steps, planned) == [] and relint(steps, wrap=False) == []
     restored = apply_and_roll_back(planned, steps)
     assert restored == before, f"rollback left: {sorted(restored ^ before)}"
     runs = apply_all(planned, steps)
@@ -350,3 +371,33 @@ def test_plan_order_respects_a_drop_then_recreate() -> None:
 def test_detach_partition_concurrently_from_14(version: int, concurrent: bool) -> None:
     steps, _ = plan(None, "ALTER TABLE m DETACH PARTITION m_2020;", version=version)
     assert ("CONCURRENTLY" in steps[0].sql) is concurrent and steps[0].transactional is not concurrent
+
+
+def test_relinting_a_mixed_plan_finds_no_hazard() -> None:
+    migration = """
+CREATE TABLE acct (id bigint PRIMARY KEY, email text NOT NULL);
+CREATE INDEX ON acct (email);
+ALTER TABLE orders ALTER COLUMN note SET NOT NULL;
+ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (cust) REFERENCES cust (id);
+ALTER TABLE orders ADD UNIQUE (code), ADD CONSTRAINT ck CHECK (qty > 0);
+ALTER TABLE orders ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
+CREATE INDEX ON orders (created);
+DROP INDEX orders_x;
+ALTER TABLE orders DROP COLUMN legacy;
+DROP TABLE old_stuff;
+UPDATE orders SET flag = 1 WHERE flag IS NULL;
+DELETE FROM orders WHERE created < '2020-01-01';
+VACUUM FULL orders;
+ALTER TABLE orders ALTER COLUMN amount TYPE bigint;
+ALTER TABLE orders RENAME TO purchases;
+ALTER TABLE logs ADD PRIMARY KEY (msg);
+REINDEX INDEX foo;
+ALTER TABLE m DETACH PARTITION p;
+ALTER TABLE purchases ADD COLUMN s bigserial;
+"""
+    script = read_migrations(None, Dialect.POSTGRES, sql=migration)
+    ctx = MigrationContext(Dialect.POSTGRES, 150000)
+    original, _ = lint_postgres(script, ctx)
+    assert sum(f.severity in SERIOUS for f in original) >= 15
+    steps, _ = plan_postgres(script, ctx)
+    assert relint(steps) == [] and relint(steps, wrap=False) == []

@@ -24,6 +24,10 @@ from pglast.enums import ObjectType
 from dbsage.tools.catalog import Column, Index, Table
 from dbsage.tools.migration_model import Phase
 from dbsage.tools.migration_rewrites_postgres import (
+    AFTER_EXCLUSIVE,
+    DROP_COLUMN,
+    RENAME_COLUMN,
+    RENAME_TABLE,
     Scope,
     _names,
     _one_cmd,
@@ -33,6 +37,7 @@ from dbsage.tools.migration_rewrites_postgres import (
     single,
 )
 from dbsage.tools.migration_sqlgen_postgres import (
+    ACCESS_EXCLUSIVE,
     ROW_EXCLUSIVE,
     SHARE_ROW_EXCLUSIVE,
     SHARE_UPDATE_EXCLUSIVE,
@@ -236,13 +241,14 @@ def alter_type(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd, cdef: ast.Colum
     drafts.append(Draft(
         Phase.SWITCH, f"Swap in one short transaction: {name} becomes {deprecated} (kept, still synced) and {new} "
         f"becomes {name}; the application now reads and writes the new type under the old name",
-        "\n".join(swap) + "\n" + after, lock_target=rel.label, rollback="\n".join(undo) + "\n" + before))
+        "\n".join(swap) + "\n" + after, lock_target=rel.label, rollback="\n".join(undo) + "\n" + before
+    ).ack(RENAME_COLUMN, AFTER_EXCLUSIVE))
     drafts.append(Draft(Phase.CONTRACT, f"Stop syncing {deprecated}: drop the trigger and its function",
-                        drop_sync(rel, trigger, fn), lock=SHARE_ROW_EXCLUSIVE, lock_target=rel.label,
-                        rollback=after + "\n" + sync_trigger(rel, trigger, fn)))
+                        drop_sync(rel, trigger, fn), lock=ACCESS_EXCLUSIVE, lock_target=rel.label,
+                        rollback=after + "\n" + sync_trigger(rel, trigger, fn)).ack(AFTER_EXCLUSIVE))
     drafts.append(Draft(Phase.CONTRACT, f"Drop {rel.label}.{deprecated} in a later release: IRREVERSIBLE",
                         f"ALTER TABLE {rel.sql} DROP COLUMN IF EXISTS {q(deprecated)};", lock_target=rel.label,
-                        irreversible=True))
+                        irreversible=True).ack(DROP_COLUMN))
     return drafts
 
 
@@ -380,13 +386,14 @@ def rename_column(stmt: ast.RenameStmt, text: str, sc: Scope) -> list[Draft]:
     drafts += [
         Draft(Phase.CONTRACT, f"Stop syncing: drop the trigger; {new_name} takes over the default",
               "\n".join([drop_sync(rel, trigger, fn), *move_default]), lock_target=rel.label,
-              rollback="\n".join([*restore_default, function, sync_trigger(rel, trigger, fn)])),
+              rollback="\n".join([*restore_default, function, sync_trigger(rel, trigger, fn)])).ack(AFTER_EXCLUSIVE),
         Draft(Phase.CONTRACT, f"Safety net: rename {rel.label}.{old_name} to {deprecated} (data kept; anything "
               "still using the old name fails loudly). Wait at least one release before the next step",
               f"ALTER TABLE {t} RENAME COLUMN {q(old_name)} TO {q(deprecated)};", lock_target=rel.label,
-              rollback=f"ALTER TABLE {t} RENAME COLUMN {q(deprecated)} TO {q(old_name)};"),
+              rollback=f"ALTER TABLE {t} RENAME COLUMN {q(deprecated)} TO {q(old_name)};").ack(RENAME_COLUMN),
         Draft(Phase.CONTRACT, f"Drop {rel.label}.{deprecated} in a later release: IRREVERSIBLE",
-              f"ALTER TABLE {t} DROP COLUMN IF EXISTS {q(deprecated)};", lock_target=rel.label, irreversible=True),
+              f"ALTER TABLE {t} DROP COLUMN IF EXISTS {q(deprecated)};", lock_target=rel.label,
+              irreversible=True).ack(DROP_COLUMN),
     ]
     return drafts
 
@@ -406,7 +413,8 @@ def rename_table(stmt: ast.RenameStmt, text: str, sc: Scope) -> list[Draft]:
     return [
         Draft(Phase.EXPAND, f"Rename {rel.label} to {new_name} and leave an updatable view under the old name, in one "
               "short transaction", f"ALTER TABLE {rel.sql} RENAME TO {q(new_name)};\n{view}", lock_target=rel.label,
-              rollback=f"DROP VIEW IF EXISTS {rel.sql};\nALTER TABLE {new.sql} RENAME TO {q(rel.name)};"),
+              rollback=f"DROP VIEW IF EXISTS {rel.sql};\nALTER TABLE {new.sql} RENAME TO {q(rel.name)};"
+              ).ack(RENAME_TABLE, AFTER_EXCLUSIVE),
         Draft(Phase.CONTRACT, f"Drop the compatibility view {rel.label} once no code uses the old name",
               f"DROP VIEW IF EXISTS {rel.sql};", lock_target=rel.label, rollback=view),
     ]

@@ -46,6 +46,7 @@ from dbsage.tools.migration_sqlgen_postgres import (
     SHARE_UPDATE_EXCLUSIVE,
     Draft,
     Rel,
+    acknowledge,
     q,
     show,
 )
@@ -174,12 +175,13 @@ class _Planner:
 
     def _step(self, number: int, draft: Draft, statement: MigrationStatement) -> Step:
         stmt_ms = STATEMENT_TIMEOUT_MS[draft.timing]
+        sql = acknowledge(draft.sql, draft.acknowledged) if draft.acknowledged else draft.sql
         prefix = f"SET lock_timeout = {_timeout(self.lock_ms)};\nSET statement_timeout = {_timeout(stmt_ms)};\n"
         rollback = None
         if draft.rollback and not draft.irreversible:
             rollback = f"SET lock_timeout = {_timeout(self.lock_ms)};\nSET statement_timeout = '0';\n{draft.rollback}"
         return Step(
-            number=number, phase=draft.phase, description=draft.description, sql=prefix + draft.sql,
+            number=number, phase=draft.phase, description=draft.description, sql=prefix + sql,
             transactional=draft.transactional, lock=draft.lock, lock_target=draft.lock_target,
             lock_timeout_ms=self.lock_ms, statement_timeout_ms=stmt_ms, repeat=draft.repeat,
             rollback_sql=rollback, irreversible=draft.irreversible, source=statement.location)

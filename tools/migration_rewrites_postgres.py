@@ -72,6 +72,12 @@ class Scope:
 
 
 PHASES = [Phase.EXPAND, Phase.BACKFILL, Phase.SWITCH, Phase.CONTRACT]
+# Rules the plan trips on purpose (see Draft.acknowledged).
+RENAME_TABLE = "migration.rename_table"
+RENAME_COLUMN = "migration.rename_column"
+DROP_TABLE = "migration.drop_table"
+DROP_COLUMN = "migration.drop_column"
+AFTER_EXCLUSIVE = "migration.statements_after_access_exclusive"
 
 
 def _names(node: ast.Node | tuple[ast.Node, ...] | None) -> list[str]:
@@ -217,10 +223,10 @@ def drop(stmt: ast.DropStmt, text: str, sc: Scope) -> list[Draft]:
                 f"Safety net: rename {rel.label} to {deprecated} so anything still using it fails loudly while the "
                 "data is kept; wait at least one release before the next step",
                 f"ALTER TABLE{exists} {rel.sql} RENAME TO {q(deprecated)};", lock_target=rel.label,
-                rollback=f"ALTER TABLE IF EXISTS {old.sql} RENAME TO {q(rel.name)};"))
+                rollback=f"ALTER TABLE IF EXISTS {old.sql} RENAME TO {q(rel.name)};").ack(RENAME_TABLE))
             drafts.append(Draft(
                 Phase.CONTRACT, f"Drop {old.label} in a later release: IRREVERSIBLE, the data is gone",
-                f"DROP TABLE IF EXISTS {old.sql}{cascade};", lock_target=old.label, irreversible=True))
+                f"DROP TABLE IF EXISTS {old.sql}{cascade};", lock_target=old.label, irreversible=True).ack(DROP_TABLE))
         return drafts
     label = kind.name.removeprefix("OBJECT_").lower().replace("_", " ") if kind is not None else "object"
     for parts in objects:
@@ -363,10 +369,10 @@ def drop_column(cmd: ast.AlterTableCmd, rel: Rel, sc: Scope) -> list[Draft]:
               f"Safety net: rename {rel.label}.{name} to {deprecated}; code still using it fails loudly while the "
               "data is kept. Wait at least one release before the next step",
               f"ALTER TABLE {rel.sql} RENAME COLUMN {q(name)} TO {q(deprecated)};", lock_target=rel.label,
-              rollback=f"ALTER TABLE {rel.sql} RENAME COLUMN {q(deprecated)} TO {q(name)};"),
+              rollback=f"ALTER TABLE {rel.sql} RENAME COLUMN {q(deprecated)} TO {q(name)};").ack(RENAME_COLUMN),
         Draft(Phase.CONTRACT, f"Drop {rel.label}.{deprecated} in a later release: IRREVERSIBLE, the data is gone",
               f"ALTER TABLE {rel.sql} DROP COLUMN IF EXISTS {q(deprecated)}{cascade};", lock_target=rel.label,
-              irreversible=True),
+              irreversible=True).ack(DROP_COLUMN),
     ]
 
 
@@ -518,7 +524,8 @@ def add_column(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd, cdef: ast.Colum
                  if serial else "")
         drafts.append(Draft(Phase.EXPAND, f"SET DEFAULT on {rel.label}.{name}: new rows get it from now on",
                             f"ALTER TABLE {rel.sql} ALTER COLUMN {col} SET DEFAULT {expr};{owned}",
-                            lock_target=rel.label, rollback=f"ALTER TABLE {rel.sql} ALTER COLUMN {col} DROP DEFAULT;"))
+                            lock_target=rel.label, rollback=f"ALTER TABLE {rel.sql} ALTER COLUMN {col} DROP DEFAULT;"
+                            ).ack(AFTER_EXCLUSIVE))
         drafts.append(_backfill(rel, sc, f"{col} = {expr}", f"{col} IS NULL",
                                 f"Backfill {rel.label}.{name} with its default in batches of {sc.batch_rows} rows"))
         tail = Phase.BACKFILL

@@ -42,6 +42,22 @@ class Draft:
     rollback: str | None = None
     irreversible: bool = False
     reads_data: bool = False  # scans or changes rows: must follow earlier backfills of the same table
+    # Lint rules this step trips on purpose (a safety-net rename, a contract-phase drop, an atomic swap of
+    # metadata-only statements): each statement gets a `-- dbsage: ignore` comment so re-linting the plan
+    # lists them as suppressed instead of as hazards.
+    acknowledged: tuple[str, ...] = ()
+
+    def ack(self, *rules: str) -> Draft:
+        self.acknowledged = (*self.acknowledged, *rules)
+        return self
+
+
+def acknowledge(sql: str, rules: tuple[str, ...]) -> str:
+    """`sql` with an ignore comment naming `rules` before each of its statements."""
+    import pglast
+
+    comment = f"-- dbsage: ignore {', '.join(sorted(set(rules)))}"
+    return "\n".join(f"{comment}\n{statement};" for statement in pglast.split(sql))
 
 
 @dataclass(frozen=True)
