@@ -243,3 +243,21 @@ def test_mariadb_select_only_account_gets_unknown_with_the_privilege_needed(mysq
         report = checklist_review(monitor, options=NOW)
     assert item(report, "performance.long_transactions").status is not ItemStatus.UNKNOWN
     assert item(report, "security.user_separation").status is not ItemStatus.UNKNOWN
+
+
+@pytest.mark.postgres
+def test_failed_health_session_leaves_live_items_unknown(
+    postgres_db: PostgresFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbsage.tools import health_postgres
+    from dbsage.tools.errors import QueryFailed
+
+    def timed_out(*args: object, **kwargs: object) -> None:
+        raise QueryFailed("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(health_postgres, "postgres_health", timed_out)
+    report = checklist_review(postgres_db("CREATE TABLE accounts (id bigint PRIMARY KEY);"))
+    latency = item(report, "monitoring.query_latency")
+    assert latency.status is ItemStatus.UNKNOWN and "statement timeout" in latency.reason
+    assert item(report, "schema.primary_keys").status is ItemStatus.PASS  # the catalog was read before
+    assert any("operational checks stopped" in line for line in report.not_checked)

@@ -30,6 +30,7 @@ from dbsage.tools.checklist_model import (
     worse,
 )
 from dbsage.tools.checklist_repo import Repository, scan_repository
+from dbsage.tools.errors import QueryFailed
 from dbsage.tools.findings import Finding, Severity, sort_findings
 from dbsage.tools.health_postgres import HealthResult, pool_size
 from dbsage.tools.rules.registry import RuleOptions
@@ -249,16 +250,21 @@ def checklist_review(
 
 
 def _live_health(db: LiveDatabase, catalog: Catalog, options: RuleOptions) -> HealthResult:
+    """The dialect's operational checks; if their session fails (a timeout, a lost connection), each is unknown."""
     if catalog.dialect is Dialect.SQLITE:
         return HealthResult()
-    with db.session() as session:
-        if catalog.dialect is Dialect.POSTGRES:
-            from dbsage.tools.health_postgres import postgres_health
+    try:
+        with db.session() as session:
+            if catalog.dialect is Dialect.POSTGRES:
+                from dbsage.tools.health_postgres import postgres_health
 
-            return postgres_health(session, catalog, options)
-        from dbsage.tools.health_mysql import mysql_health
+                return postgres_health(session, catalog, options)
+            from dbsage.tools.health_mysql import mysql_health
 
-        return mysql_health(session, catalog, options)
+            return mysql_health(session, catalog, options)
+    except QueryFailed as exc:
+        reason = f"the operational checks stopped: {exc.message}"
+        return HealthResult(verdicts={name: unknown(reason) for name in _LIVE_CHECKS}, not_checked=[reason])
 
 
 def _report(review: _Review, source: str, schema: Outcome, paths: list[str]) -> ChecklistReport:
