@@ -41,7 +41,15 @@ from dbsage.tools.migration_model import (
     Suppression,
 )
 from dbsage.tools.rules.migration_pg_ast import Node, function_names, is_zero_setting, setting_value, strings, unwrap
-from dbsage.tools.rules.migration_pg_state import ACCESS_EXCLUSIVE, BLOCKING_LOCKS, Effect, Hazard, Walk, qualified
+from dbsage.tools.rules.migration_pg_state import (
+    ACCESS_EXCLUSIVE,
+    BLOCKING_LOCKS,
+    BOOKKEEPING_TABLES,
+    Effect,
+    Hazard,
+    Walk,
+    qualified,
+)
 from dbsage.tools.rules.migration_pg_statements import HANDLERS
 
 MIB = 1024 * 1024
@@ -54,6 +62,13 @@ _NO_TREE = re.compile(
     r"(?:INSERT|COMMENT|GRANT|REVOKE|ANALYZE|COPY|CALL|NOTIFY|SHOW|EXPLAIN|DISCARD|CREATE\s+(?:OR\s+REPLACE\s+)?"
     r"(?:FUNCTION|PROCEDURE|VIEW|TYPE|SEQUENCE|EXTENSION|SCHEMA|POLICY|ROLE|AGGREGATE|CAST|COLLATION|OPERATOR"
     r"|PUBLICATION|STATISTICS|TEXT\s+SEARCH))\b", re.IGNORECASE)
+# Statements that only touch the catalog (or a migration tool's bookkeeping row): running one while a lock is
+# held does not lengthen the hold noticeably.
+_QUICK = frozenset({
+    "CreateStmt", "CommentStmt", "GrantStmt", "CreateSeqStmt", "AlterSeqStmt", "CreateEnumStmt",
+    "CreateFunctionStmt", "ViewStmt", "CreateDomainStmt", "AlterEnumStmt", "CreateExtensionStmt",
+    "CreateSchemaStmt", "AlterOwnerStmt", "CompositeTypeStmt",
+})
 _SEVERITY_UP = {Severity.INFO: Severity.LOW, Severity.LOW: Severity.MEDIUM, Severity.MEDIUM: Severity.HIGH,
                 Severity.HIGH: Severity.BLOCKER, Severity.BLOCKER: Severity.BLOCKER}
 
@@ -132,13 +147,15 @@ def lint_statement(stmt: MigrationStatement, walk: Walk) -> list[Hazard]:
                                   f"{qualified(first.table) if first.table else 'a table'} with no statement_timeout: "
                                   "nothing bounds how long it holds its lock.", table=first.table, lock=first.lock,
                                   scale=False, fix="SET statement_timeout = '15min';  -- before the migration"))
-        hazards.extend(_lock_rules(stmt, walk, [e for e in effects if not walk.is_new(e.table)]))
+        quick = kind in _QUICK or (kind in ("UpdateStmt", "DeleteStmt")
+                                   and str((fields.get("relation") or {}).get("relname", "")) in BOOKKEEPING_TABLES)
+        hazards.extend(_lock_rules(stmt, walk, [e for e in effects if not walk.is_new(e.table)], quick=quick))
     return hazards
 
 
-def _lock_rules(stmt: MigrationStatement, walk: Walk, effects: list[Effect]) -> list[Hazard]:
+def _lock_rules(stmt: MigrationStatement, walk: Walk, effects: list[Effect], *, quick: bool) -> list[Hazard]:
     out: list[Hazard] = []
-    if walk.in_transaction and walk.exclusive_on is not None and not walk.exclusive_reported:
+    if walk.in_transaction and walk.exclusive_on is not None and not walk.exclusive_reported and not quick:
         held = walk.exclusive_on
         walk.exclusive_reported = True
         table = tuple(held.split(".", 1))

@@ -22,6 +22,13 @@ SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
 # every writer (and for ACCESS EXCLUSIVE every reader) queues behind it.
 BLOCKING_LOCKS = frozenset({SHARE, SHARE_ROW_EXCLUSIVE, "EXCLUSIVE", ACCESS_EXCLUSIVE})
 
+# Migration tools' own bookkeeping tables: tiny, written by the tool in every migration.
+BOOKKEEPING_TABLES = frozenset({
+    "alembic_version", "flyway_schema_history", "schema_version", "schema_migrations", "django_migrations",
+    "ar_internal_metadata", "knex_migrations", "knex_migrations_lock", "goose_db_version",
+    "__diesel_schema_migrations", "databasechangelog", "databasechangeloglock",
+})
+
 # What the work under the lock costs, for the duration estimate: MiB of table per second.
 Work = str  # "scan" | "rewrite" | "index" | "update" | "" (catalog only)
 
@@ -87,7 +94,8 @@ class Walk:
         return (schema.lower(), name.lower())
 
     def is_new(self, table: tuple[str, str]) -> bool:
-        return table in self.new_tables
+        """Created earlier in this migration (or a migration tool's bookkeeping table): nobody waits on it."""
+        return table in self.new_tables or table[1] in BOOKKEEPING_TABLES
 
     def live_table(self, table: tuple[str, str]) -> Table | None:
         return self.ctx.table(table[0], table[1])
