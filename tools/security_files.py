@@ -41,6 +41,8 @@ _KEY_VALUE = re.compile(
     (?:(?P<q>["'])(?P<quoted>[^"'\n]*)(?P=q) | (?P<bare>[^\s"'#,;]+))
     """
 )
+# What may precede a `key = value` line's key: indentation, `export `, a YAML list dash, an opening quote.
+_LINE_START = re.compile(r"\s*(?:export\s+|-\s+)?[\"']?")
 _PLACEHOLDER_WORDS = frozenset({
     "changeme", "change_me", "change-me", "password", "passwd", "secret", "example", "dummy", "placeholder",
     "your_password", "yourpassword", "your-password", "mypassword", "none", "null", "nil", "true", "false",
@@ -60,11 +62,11 @@ class _Hit:
 
 def is_placeholder(value: str) -> bool:
     """True when `value` names or stands in for a secret rather than being one."""
-    v = value.strip().strip("'\"").strip()
-    if not v:
+    raw = value.strip().strip("'\"").strip().lower()
+    if raw.startswith("$") or any(m in raw for m in _REFERENCE_MARKS):
         return True
-    lowered = v.lower()
-    if lowered in _PLACEHOLDER_WORDS or lowered.startswith("$") or any(m in lowered for m in _REFERENCE_MARKS):
+    lowered = raw.strip("[]()").strip()
+    if not lowered or lowered in _PLACEHOLDER_WORDS:
         return True
     return len(set(lowered)) == 1 and lowered[0] in "*x.-_?"
 
@@ -81,8 +83,9 @@ def _line_hits(line: str, config: bool) -> list[_Hit]:
                              "SQL " + " ".join(m.group(0).split()[:2]).upper()))
     for m in _KEY_VALUE.finditer(line):
         group = "quoted" if m.group("quoted") is not None else "bare"
-        if group == "bare" and not config:
-            continue  # in code an unquoted value is an expression (a variable, a call), not a literal
+        if group == "bare" and not (config and _LINE_START.fullmatch(line[: m.start()])):
+            # In code an unquoted value is an expression; in config it must be the line's own key, not prose.
+            continue
         value = m.group(group)
         if is_placeholder(value) or any(h.start <= m.start(group) < h.end for h in hits):
             continue
@@ -108,9 +111,16 @@ def _files(paths: list[str]) -> Iterator[Path]:
             yield root
             continue
         for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not (Path(folder, d) / "pyvenv.cfg").exists())
+            dirs[:] = sorted(d for d in dirs if not _skipped_dir(Path(folder, d)))
             for name in sorted(files):
                 yield Path(folder, name)
+
+
+def _skipped_dir(path: Path) -> bool:
+    """VCS, dependency and cache folders, virtual environments, and packaging copies of the sources."""
+    name = path.name
+    return (name in SKIP_DIRS or name.endswith(".egg-info") or name.startswith("__editable__")
+            or (path / "pyvenv.cfg").exists())
 
 
 def _read_text(path: Path) -> str | None:
