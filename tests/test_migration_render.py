@@ -288,6 +288,7 @@ def test_an_empty_plan_renders_files_that_do_nothing(tmp_path: Path) -> None:
     empty = MigrationReport(dialect=Dialect.POSTGRES, server_version_num=150000)
     up, down = render_plan(empty, "sql", tmp_path, name="noop")
     assert "the plan has no steps" in up.read_text() and pglast.parse_sql(up.read_text()) == ()
+    assert "nothing to undo" in down.read_text()
     (revision,) = render_plan(empty, "alembic", tmp_path, name="noop")
     compile(revision.read_text(), str(revision), "exec")
     assert render_plan(empty, "flyway", tmp_path / "fw", name="noop", version="1") == []
