@@ -60,7 +60,7 @@ _NON_TRANSACTIONAL = re.compile(r"\bCONCURRENTLY\b|^\s*VACUUM\b|\bDATABASE\b", r
 # Statements no rule looks inside: parsed only to report syntax errors, their tree not decoded.
 _NO_TREE = re.compile(
     r"(?:INSERT|COMMENT|GRANT|REVOKE|ANALYZE|COPY|CALL|NOTIFY|SHOW|EXPLAIN|DISCARD|CREATE\s+(?:OR\s+REPLACE\s+)?"
-    r"(?:FUNCTION|PROCEDURE|VIEW|TYPE|SEQUENCE|EXTENSION|SCHEMA|POLICY|ROLE|AGGREGATE|CAST|COLLATION|OPERATOR"
+    r"(?:FUNCTION|PROCEDURE|TYPE|EXTENSION|SCHEMA|POLICY|ROLE|AGGREGATE|CAST|COLLATION|OPERATOR"
     r"|PUBLICATION|STATISTICS|TEXT\s+SEARCH))\b", re.IGNORECASE)
 # Statements that only touch the catalog (or a migration tool's bookkeeping row): running one while a lock is
 # held does not lengthen the hold noticeably.

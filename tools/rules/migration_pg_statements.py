@@ -59,6 +59,17 @@ def create_table_as(fields: Node, stmt: MigrationStatement, walk: Walk) -> Resul
     return [], []
 
 
+def create_relation(key: str) -> Handler:
+    """CREATE SEQUENCE / CREATE VIEW: a new relation later statements (ALTER ... OWNER TO) may touch freely."""
+
+    def handler(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
+        schema, name = relation_name(fields.get(key), walk.default_schema)
+        walk.new_tables.add(walk.key(schema, name))
+        return [], []
+
+    return handler
+
+
 def select(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
     into = fields.get("intoClause")
     if into:
@@ -351,6 +362,8 @@ HANDLERS: dict[str, Handler] = {
     "CreateStmt": create_table,
     "CreateTableAsStmt": create_table_as,
     "SelectStmt": select,
+    "CreateSeqStmt": create_relation("sequence"),
+    "ViewStmt": create_relation("view"),
     "IndexStmt": create_index,
     "DropStmt": drop,
     "RenameStmt": rename,
