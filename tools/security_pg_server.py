@@ -89,8 +89,10 @@ def _settings(catalog: Catalog, not_checked: list[str]) -> list[Finding]:
             "ALTER SYSTEM SET log_connections = on;" + _RELOAD,
         ))
     statement = _setting(catalog, "log_statement", not_checked)
-    libraries = catalog.settings.get("shared_preload_libraries", "")
-    audited = "pgaudit" in libraries.lower() or any(e.name == "pgaudit" for e in catalog.extensions)
+    libraries = catalog.settings.get("shared_preload_libraries")
+    audited = "pgaudit" in (libraries or "").lower() or any(e.name == "pgaudit" for e in catalog.extensions)
+    if libraries is None and statement is not None:
+        not_checked.append("pgaudit loaded (shared_preload_libraries): needs pg_read_all_settings")
     if statement is not None and statement.lower() not in ("ddl", "mod", "all") and not audited:
         out.append(_setting_finding(
             "security.log_statement_off", "log_statement", statement,
