@@ -302,19 +302,36 @@ def test_mariadb_add_index_on_a_named_scratch_database(my_source: str, mysql_db:
         conn.close()
 
 
-def test_mariadb_column_type_change(my_source: str) -> None:
-    v = verify_my(my_source, "ALTER TABLE orders MODIFY COLUMN total BIGINT NOT NULL DEFAULT 0;", [
-        step(1, "ALTER TABLE orders ADD COLUMN total_new BIGINT NULL, ALGORITHM=INSTANT;",
-             rollback="ALTER TABLE orders DROP COLUMN total_new;"),
-        step(2, "UPDATE orders SET total_new = total WHERE total_new IS NULL LIMIT 5000;", phase=Phase.BACKFILL,
-             repeat="until_no_rows"),
-        step(3, "ALTER TABLE orders DROP COLUMN total;", phase=Phase.CONTRACT, irreversible=True),
-    ])
-    assert_plan_safe(v)
+def test_mariadb_column_type_change_planned_by_plan_mysql(my_source: str) -> None:
+    from dbsage.tools.migration_plan_mysql import plan_mysql
+
+    original = "ALTER TABLE orders MODIFY COLUMN total BIGINT NOT NULL DEFAULT 0;"
+    with LiveDatabase.open(my_source) as source:
+        catalog = load_catalog(source)
+    ctx = MigrationContext(dialect=Dialect.MARIADB, server_version_num=101100,
+                           default_schema=my_source.rsplit("/", 1)[1], catalog=catalog)
+    steps, _notes = plan_mysql(read_migrations(None, Dialect.MARIADB, sql=original), ctx)
+    v = verify_my(my_source, original, steps)
+    # Sync triggers and LOCK TABLES are checked by verify's narrow MySQL rules, not refused.
+    assert v.plan.error is None, v.plan.error
+    assert_plan_safe(v, max(s.lock_timeout_ms or 0 for s in steps))
     assert_original_blocks(v)
-    assert v.skipped_steps == [3]
+    assert v.skipped_steps == [s.number for s in steps if s.irreversible]
 
 
+def test_mysql_trigger_and_lock_statements_are_checked() -> None:
+    from dbsage.tools.migration_verify import _mysql_statement
+
+    ok = "CREATE TRIGGER t_sync BEFORE UPDATE ON `orders` FOR EACH ROW SET NEW.`b` = COALESCE(NEW.`b`, NEW.a)"
+    assert _mysql_statement(ok) == ok
+    assert _mysql_statement("LOCK TABLES `orders` WRITE") is not None
+    assert _mysql_statement("DROP TRIGGER IF EXISTS `t_sync`") is not None
+    assert _mysql_statement("LOCK TABLES shop.orders WRITE") is None  # another database: left to the allowlist
+    assert _mysql_statement("DROP TRIGGER shop.t_sync") is None
+    with pytest.raises(GuardRefused):
+        _mysql_statement("CREATE TRIGGER t BEFORE INSERT ON orders FOR EACH ROW SET NEW.a = SLEEP(10)")
+    assert _mysql_statement("CREATE TRIGGER t BEFORE INSERT ON orders FOR EACH ROW INSERT INTO shop.x VALUES (1)") \
+        is None
 def test_mysql_driver_errors_are_not_lock_timeouts() -> None:
     from dbsage.tools.migration_verify import _is_lock_timeout
 
