@@ -301,3 +301,47 @@ def test_missing_or_failing_tools_make_items_unknown(
     assert_complete(report)
     reason = items(report)["security.least_privilege"].reason or ""
     assert "audit_security failed" in reason and "boom" in reason
+
+
+def test_repository_heuristics_need_real_evidence(tmp_path: Path) -> None:
+    from dbsage.tools import checklist_repo as repo_checks
+
+    write(tmp_path, "docs/notes.md", "We should decide an RTO and an RPO some day. Maybe Redis later.\n")
+    write(tmp_path, "app/main.py", "HELP = 'back up with pg_dump before upgrading'\n")
+    repo = repo_checks.scan_repository([str(tmp_path)])
+    assert repo_checks.rto_rpo(repo).status is ItemStatus.UNKNOWN  # named, but no figures
+    assert repo_checks.cache_layer(repo).status is ItemStatus.WARN
+    assert repo_checks.connection_pooling(repo, {}).status is ItemStatus.WARN
+    assert repo_checks.backup_jobs(repo) == []  # application code that mentions pg_dump is not a backup job
+    assert repo_checks.migrations_found(repo, []).status is ItemStatus.FAIL
+    assert repo_checks.migrations_rollback(repo).status is ItemStatus.NOT_APPLICABLE
+    assert not repo.in_git
+
+
+def test_rollback_detection_per_migration_tool(tmp_path: Path) -> None:
+    from dbsage.tools import checklist_repo as repo_checks
+
+    write(tmp_path, "shop/migrations/0001_initial.py", """
+        from django.db import migrations
+        class Migration(migrations.Migration):
+            operations = [migrations.RunSQL("CREATE TABLE t (id int)", "DROP TABLE t")]
+        """)
+    write(tmp_path, "shop/migrations/0002_backfill.py", """
+        from django.db import migrations
+        class Migration(migrations.Migration):
+            operations = [migrations.RunPython(forwards)]
+        """)
+    write(tmp_path, "db/migrations/20240101_users.sql", "-- migrate:up\nCREATE TABLE users (id int);\n"
+                                                         "-- migrate:down\nDROP TABLE users;\n")
+    write(tmp_path, "db/migrations/20240102_orders.up.sql", "CREATE TABLE orders (id int);\n")
+    write(tmp_path, "db/migrations/20240102_orders.down.sql", "DROP TABLE orders;\n")
+    write(tmp_path, "db/migrations/20240103_items.sql", "CREATE TABLE items (id int);\n")
+    repo = repo_checks.scan_repository([str(tmp_path)])
+    verdict = repo_checks.migrations_rollback(repo)
+    assert verdict.status is ItemStatus.FAIL
+    assert verdict.evidence["files_without_rollback"] == [
+        "db/migrations/20240103_items.sql", "shop/migrations/0002_backfill.py"]
+    django = next(f for f in verdict.findings if f.object.endswith(".py"))
+    assert django.location is not None and django.location.line == 3
+    plannable = sorted(Path(m.path).name for m in repo.migrations if m.plannable)
+    assert plannable == ["20240102_orders.up.sql", "20240103_items.sql"]  # the one with a down section is not

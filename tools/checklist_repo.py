@@ -110,6 +110,13 @@ class Repository:
         return False
 
     @cached_property
+    def names_by_folder(self) -> dict[Path, set[str]]:
+        folders: dict[Path, set[str]] = {}
+        for p in self.files:
+            folders.setdefault(p.parent, set()).add(p.name)
+        return folders
+
+    @cached_property
     def migrations(self) -> list[Migration]:
         return _find_migrations(self)
 
@@ -137,7 +144,7 @@ def scan_repository(paths: list[str]) -> Repository:
                 continue
             for entry in entries:
                 if entry.is_dir() and not entry.is_symlink():
-                    if entry.name not in _SKIP_DIRS:
+                    if entry.name not in _SKIP_DIRS and not entry.name.endswith(".egg-info"):
                         stack.append(entry)
                 elif entry.is_file():
                     files.append(entry)
@@ -195,7 +202,7 @@ def _has_down_file(path: Path, repo: Repository) -> bool:
     candidates = {f"{stem}.down.sql", f"{stem}_down.sql", f"{stem}-down.sql"}
     if base:
         candidates.add(base + ".sql")
-    siblings = {p.name for p in repo.files if p.parent == path.parent}
+    siblings = repo.names_by_folder.get(path.parent, set())
     down_folder = path.parent.parent / "down"
     return bool(candidates & siblings) or (down_folder / path.name).exists()
 
@@ -306,11 +313,15 @@ def zero_downtime_docs(repo: Repository | None) -> list[str]:
 # ------------------------------------------------------------------------------ pools and caches
 
 _POOL = re.compile(
-    r"pgbouncer|\bpool_size\s*[=:]|max_overflow|psycopg_pool|ConnectionPool\(|create_pool\(|CONN_MAX_AGE"
-    r"|maximumPoolSize|\bpool_mode\b|pgpool|proxysql|SetMaxOpenConns|\bpool:\s*\d", re.IGNORECASE)
+    r"^\s*\[pgbouncer\]|image:\s*\S*pgbouncer|\bpool_size\s*[=:]\s*\d|max_overflow\s*[=:]\s*\d"
+    r"|^\s*(from|import)\s+psycopg_pool\b|\bConnectionPool\(|\bcreate_pool\(|CONN_MAX_AGE['\"]?\s*[=:]"
+    r"|maximumPoolSize\s*[=:]|^\s*pool_mode\s*=|SetMaxOpenConns\(|^\s*pool:\s*\d",
+    re.IGNORECASE | re.MULTILINE)
 _CACHE = re.compile(
-    r"^\s*(import\s+redis|from\s+redis\b)|redis://|rediss://|\bRedis\(|pymemcache|python-memcached|django_redis"
-    r"|ioredis|\"redis\"\s*:|^\s*redis[>=<~ ]|memcached", re.IGNORECASE | re.MULTILINE)
+    r"^\s*(import\s+redis|from\s+redis\b)|rediss?://|\bredis\.(Redis|StrictRedis|from_url)\(|pymemcache|pylibmc"
+    r"|python-memcached|memcache\.Client\(|django_redis|ioredis|memcached://|[\"']redis[>=<~\[\"']"
+    r"|^\s*redis\s*[>=<~]",
+    re.IGNORECASE | re.MULTILINE)
 
 
 def _config_files(repo: Repository) -> list[Path]:
@@ -348,22 +359,35 @@ _RETENTION = re.compile(
     r"expire_logs_days|binlog_expire_logs_seconds", re.IGNORECASE)
 _RESTORE_NAME = re.compile(r"restore|disaster|recovery|runbook|(^|[._-])dr([._-]|$)", re.IGNORECASE)
 _RESTORE_TEXT = re.compile(r"pg_restore|\brestor(e|ing)\b", re.IGNORECASE)
-_RTO = re.compile(r"\bRTO\b|recovery time objective", re.IGNORECASE)
-_RPO = re.compile(r"\bRPO\b|recovery point objective", re.IGNORECASE)
+# "Stated" means with a figure: "RTO: 4 hours", "recovery point objective of 15 minutes".
+_DURATION = r"[^\n]{0,60}?\b\d+(\.\d+)?\s*(s|sec|seconds?|m|min|minutes?|h|hrs?|hours?|d|days?)\b"
+_RTO = re.compile(r"(\bRTO\b|recovery time objective)" + _DURATION, re.IGNORECASE)
+_RPO = re.compile(r"(\bRPO\b|recovery point objective)" + _DURATION, re.IGNORECASE)
 _ALERT_FILE = re.compile(r"alert|rule|monitor|prometheus|grafana|datadog|\.rules$", re.IGNORECASE)
 _DISK = re.compile(r"disk|filesystem|free_?storage|storage_?space|volume_?usage|pg_database_size", re.IGNORECASE)
 _SLOW = re.compile(r"slow[_ ]?quer|pg_stat_statements|mean_exec_time|slow_queries|query_latency|long_query",
                    re.IGNORECASE)
 
 
+_JOB_SUFFIXES = {".sh", ".bash", ".cron", ".yml", ".yaml", ".tf", ".hcl", ".conf", ".ini", ".service", ".timer", ""}
+_BACKUP_NAME = re.compile(r"backup|pgbackrest|wal-g|walg|barman|dump", re.IGNORECASE)
+
+
+def _job_files(repo: Repository) -> list[Path]:
+    """Where a scheduled backup is written down: scripts, cron and CI/container/infrastructure files, and code
+    files whose name says backup (application code that merely mentions pg_dump does not count)."""
+    return [p for p in repo.files if p.suffix.lower() in _JOB_SUFFIXES or p.name in ("Dockerfile", "Makefile")
+            or _BACKUP_NAME.search(p.name)]
+
+
 def backup_jobs(repo: Repository | None) -> list[Hit]:
-    return [] if repo is None else repo.grep(_BACKUP, _config_files(repo) + repo.with_suffix(_DOC_SUFFIXES))
+    return [] if repo is None else repo.grep(_BACKUP, _job_files(repo))
 
 
 def retention_hits(repo: Repository | None) -> list[Hit]:
     if repo is None:
         return []
-    backupish = [p for p in _config_files(repo) if "backup" in p.name.lower() or repo.grep(_BACKUP, [p], 1)]
+    backupish = [p for p in _job_files(repo) if _BACKUP_NAME.search(p.name) or repo.grep(_BACKUP, [p], 1)]
     return repo.grep(_RETENTION, backupish)
 
 
