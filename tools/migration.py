@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbsage.tools.catalog import Catalog, Dialect
 from dbsage.tools.errors import InputError
@@ -22,10 +22,12 @@ from dbsage.tools.migration_model import (
     MigrationReport,
     MigrationScript,
     Step,
-    Suppression,
     Verification,
 )
 from dbsage.tools.rules.registry import RuleOptions
+
+if TYPE_CHECKING:
+    from dbsage.tools.sources.guard import Limits
 
 _DIALECTS = "postgres, mysql, mariadb"
 _VERSION = re.compile(r"^\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
@@ -79,7 +81,7 @@ def _resolve_dialect(dialect: str | Dialect | None) -> Dialect | None:
     return resolved
 
 
-def _live_catalog(dsn: str, limits: Any) -> tuple[Catalog, str]:
+def _live_catalog(dsn: str, limits: Limits | None) -> tuple[Catalog, str]:
     """The live catalog (sizes included) of the database the migration is for, read through the guard."""
     from dbsage.tools.sources.guard import LiveDatabase
     from dbsage.tools.sources.live import load_catalog
@@ -113,7 +115,7 @@ def plan_migration(
     current_ddl: str | None = None,
     verify: bool = False,
     scratch_dsn: str | None = None,
-    limits: Any = None,
+    limits: Limits | None = None,
     source_name: str | None = None,
     options: RuleOptions | None = None,
     progress: Callable[[str], None] | None = None,
@@ -228,5 +230,3 @@ def _plan(script: MigrationScript, ctx: MigrationContext) -> tuple[list[Step], l
     steps, notes = plan(script, ctx)
     return list(steps), list(notes)
 
-
-__all__ = ["Suppression", "parse_server_version", "plan_migration"]
