@@ -261,3 +261,100 @@ def test_failed_health_session_leaves_live_items_unknown(
     assert latency.status is ItemStatus.UNKNOWN and "statement timeout" in latency.reason
     assert item(report, "schema.primary_keys").status is ItemStatus.PASS  # the catalog was read before
     assert any("operational checks stopped" in line for line in report.not_checked)
+
+
+@pytest.mark.postgres
+def test_long_query_dead_rows_and_sequential_scans(postgres_db: PostgresFactory) -> None:
+    import threading
+
+    url = postgres_db(
+        "CREATE TABLE events (id bigint PRIMARY KEY, kind text NOT NULL);"
+        "INSERT INTO events SELECT g, 'k' || (g % 7) FROM generate_series(1, 20000) g;"
+        "CREATE TABLE junk (id bigint PRIMARY KEY);"
+        "INSERT INTO junk SELECT generate_series(1, 20000);"
+    )
+    with admin_postgres(url) as conn:
+        conn.execute("DELETE FROM junk WHERE id > 100")
+        for _ in range(6):
+            conn.execute("SELECT count(*) FROM events WHERE kind = 'k3'")
+    started = threading.Event()
+
+    def sleeper() -> None:
+        with admin_postgres(url) as conn:
+            started.set()
+            conn.execute("SELECT pg_sleep(4)")
+
+    thread = threading.Thread(target=sleeper)
+    thread.start()
+    started.wait()
+    options = RuleOptions(thresholds={
+        "health.long_running_query.min_seconds": 0, "health.sequential_scans.min_scans": 5,
+        "health.table_bloat.min_dead_rows": 1000,
+    })
+    try:
+        report = checklist_review(url, options=options)
+    finally:
+        thread.join()
+    running = rules_of(report, "performance.long_transactions")["health.long_running_query"]
+    assert any("pg_sleep" in q for q in running.evidence["queries"])
+    bloat = rules_of(report, "performance.maintenance")["health.table_bloat"]
+    assert bloat.object == "public.junk" and bloat.evidence["dead_rows"] == 19900
+    assert bloat.fix == 'VACUUM (ANALYZE) "public"."junk";'
+    scans = rules_of(report, "schema.where_indexes")["health.sequential_scans_large_table"]
+    assert scans.object == "public.events" and scans.evidence["seq_scan"] >= 6
+    assert item(report, "schema.where_indexes").status is ItemStatus.WARN
+
+
+@pytest.mark.postgres
+def test_thresholds_turn_measurements_into_findings(postgres_db: PostgresFactory) -> None:
+    url = postgres_db("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 1000);")
+    options = RuleOptions(thresholds={
+        "health.connections.warn_ratio": 0.0, "health.xid_wraparound.warn_ratio": 0.0,
+        "health.cache_hit_rate.warn": 1.01, "health.cache_hit_rate.min_blocks": 1,
+        "health.pool.cores": 8, "health.pool.spindles": 2,
+    })
+    report = checklist_review(url, options=options)
+    connections = item(report, "monitoring.connection_usage")
+    assert connections.status is ItemStatus.WARN
+    assert connections.evidence["recommended_pool_size"] == 18 and connections.evidence["assumed_cores"] == 8
+    assert "health.connections_near_limit" in rules_of(report, "monitoring.connection_usage")
+    xid = rules_of(report, "performance.xid_wraparound")["health.xid_wraparound"]
+    assert xid.object_type.value == "database" and xid.evidence["age"] >= 0
+    assert item(report, "performance.cache_hit_rate").status is ItemStatus.WARN
+
+
+@pytest.mark.postgres
+def test_inactive_replication_slot(postgres_db: PostgresFactory) -> None:
+    url = postgres_db("CREATE TABLE t (id int PRIMARY KEY);")
+    slot = f"dbsage_chk_{uuid.uuid4().hex[:8]}"
+    with admin_postgres(url) as conn:
+        conn.execute("SELECT pg_create_physical_replication_slot(%s, true)", (slot,))
+    try:
+        report = checklist_review(url)
+    finally:
+        with admin_postgres(url) as conn:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+    replication = item(report, "monitoring.replication")
+    assert replication.status is ItemStatus.FAIL
+    assert slot in replication.evidence["inactive_slots"]
+    finding = rules_of(report, "monitoring.replication")["health.replication_slot_inactive"]
+    assert finding.fix == f"SELECT pg_drop_replication_slot('{slot}');"
+
+
+def test_every_health_rule_is_emitted_and_documented() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from dbsage.knowledge.rulebook import load_rules
+
+    repo = Path(__file__).resolve().parent.parent
+    data = tomllib.loads((repo / "knowledge" / "rules" / "health.toml").read_text(encoding="utf-8"))
+    ids = {raw["id"] for raw in data["rule"]}
+    source = "".join((repo / "tools" / name).read_text(encoding="utf-8") for name in (
+        "health_postgres.py", "health_mysql.py", "checklist_repo.py"))
+    docs = load_rules()
+    for rule_id in ids:
+        assert f'"{rule_id}"' in source, f"{rule_id} is never emitted"
+        doc = docs[rule_id]
+        assert doc.references and all(r.startswith("https://") for r in doc.references), rule_id
+        assert len(doc.rationale) > 80 and len(doc.remediation) > 40, rule_id
