@@ -305,21 +305,25 @@ def test_flyway_files_split_by_phase_and_transaction(tmp_path: Path) -> None:
     paths = render_plan(postgres_plan(), "flyway", tmp_path, name="priority", version="7")
     names = [p.name for p in paths]
     assert names == [
-        "V7_1__priority_expand.sql",
-        "U7_1__priority_expand.sql",
-        "V7_2__priority_expand.sql",
-        "V7_2__priority_expand.sql.conf",
-        "U7_2__priority_expand.sql",
-        "U7_2__priority_expand.sql.conf",
-        "V7_3__priority_backfill.sql",
-        "V7_3__priority_backfill.sql.conf",
-        "U7_3__priority_backfill.sql",
-        "V7_4__priority_contract.sql",
-        "U7_4__priority_contract.sql",
+        "V7_1__priority_expand_step1.sql",
+        "U7_1__priority_expand_step1.sql",
+        "V7_2__priority_expand_step2.sql",
+        "U7_2__priority_expand_step2.sql",
+        "V7_3__priority_expand_step3.sql",
+        "V7_3__priority_expand_step3.sql.conf",
+        "U7_3__priority_expand_step3.sql",
+        "U7_3__priority_expand_step3.sql.conf",
+        "V7_4__priority_backfill_step4.sql",
+        "V7_4__priority_backfill_step4.sql.conf",
+        "U7_4__priority_backfill_step4.sql",
+        "V7_5__priority_contract_step5.sql",
+        "U7_5__priority_contract_step5.sql",
+        "V7_6__priority_contract_step6.sql",
+        "U7_6__priority_contract_step6.sql",
     ]
-    assert (tmp_path / "V7_2__priority_expand.sql.conf").read_text() == "executeInTransaction=false\n"
+    assert (tmp_path / "V7_3__priority_expand_step3.sql.conf").read_text() == "executeInTransaction=false\n"
     # Flyway owns the transaction: no BEGIN/COMMIT of ours in a transactional file
-    assert "BEGIN;" not in (tmp_path / "V7_1__priority_expand.sql").read_text()
+    assert "BEGIN;" not in (tmp_path / "V7_1__priority_expand_step1.sql").read_text()
     for path in paths:
         if path.suffix == ".sql":
             assert_parses(path, Dialect.POSTGRES)
@@ -355,7 +359,7 @@ def test_postgres_flyway_files_apply_in_version_order(postgres_db: PostgresFacto
         psql(url, path, single_transaction=in_transaction)
 
     versioned = sorted((p for p in paths if p.name.startswith("V") and p.suffix == ".sql"), key=version)
-    assert [version(p) for p in versioned] == [(2, 1, 1), (2, 1, 2), (2, 1, 3), (2, 1, 4)]
+    assert [version(p) for p in versioned] == [(2, 1, n) for n in range(1, 7)]
     for path in versioned:
         apply(path)
     assert_pg_applied(url)
@@ -503,6 +507,8 @@ def test_postgres_v1_to_v2_plan_as_sql_and_flyway_applies(postgres_db: PostgresF
     url = postgres_db(v1("postgres", PG_SEED))
     up, _down = render_plan(report, "sql", tmp_path / "sql", name="shop v2")
     assert_parses(up, Dialect.POSTGRES, strict=False)
+    # linted again, the rendered file raises nothing of medium or higher: the planners' ignore comments survive
+    assert_relints_clean([up], "postgres")
     psql(url, up)
     assert diff_schemas(catalog_from_url(url), target, Dialect.POSTGRES)[0] == ""
     flyway_url = postgres_db(v1("postgres", PG_SEED))
@@ -513,6 +519,16 @@ def test_postgres_v1_to_v2_plan_as_sql_and_flyway_applies(postgres_db: PostgresF
             conf = path.with_name(path.name + ".conf")
             psql(flyway_url, path, single_transaction=not conf.exists())
     assert diff_schemas(catalog_from_url(flyway_url), target, Dialect.POSTGRES)[0] == ""
+    assert_relints_clean([p for p in paths if p.name.startswith("V") and p.suffix == ".sql"], "postgres")
+
+
+def assert_relints_clean(paths: list[Path], dialect: str) -> None:
+    from dbsage.tools.migration import plan_migration
+
+    report = plan_migration([str(p) for p in paths], dialect=dialect)
+    serious = [(f.rule_id, f.location) for f in report.findings if f.severity.rank >= 2]
+    assert serious == []
+    assert report.suppressed, "the planners' -- dbsage: ignore comments should be in the rendered files"
 
 
 @pytest.mark.mysql

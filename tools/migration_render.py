@@ -12,9 +12,10 @@ comment saying so (Alembic: a comment, the downgrade does not pretend to restore
 
 Flyway runs each versioned file in one transaction unless the file holds statements that cannot run in one
 (it then needs `executeInTransaction=false` in the file's script config `<file>.conf`, and Flyway refuses
-to mix both kinds in one file). The plan is therefore cut into one file per run of consecutive steps of the
-same phase and transaction kind, each non-transactional file with its `.conf`. Undo files (`U<version>__`)
-need Flyway Teams/Enterprise; they hold the rollback of their versioned file.
+to mix both kinds in one file). The plan is therefore cut into files by transaction kind: each
+transactional step alone (so no step's locks outlive it), runs of non-transactional steps of one phase
+together, each non-transactional file with its `.conf` (PostgreSQL; MySQL commits every DDL anyway).
+Undo files (`U<version>__`) need Flyway Teams/Enterprise; they hold the rollback of their versioned file.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ _NO_TRANSACTION = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _SETTING = re.compile(r"^\s*SET\s", re.IGNORECASE)
+_DBSAGE_COMMENT = re.compile(r"^\s*--\s*dbsage:", re.IGNORECASE)
 _STATEMENT_TIMEOUT = re.compile(r"^\s*SET\s+(SESSION\s+|LOCAL\s+)?statement_timeout\b", re.IGNORECASE)
 _VERSION = re.compile(r"^\d+([._]\d+)*$")
 
@@ -126,8 +128,8 @@ def up_block(step: Step, dialect: Dialect) -> Block:
     block = Block(step.number, step.phase.value, step.description, "bare", step.lock)
     if step.repeat == "until_no_rows":
         block.mode = "loop"
-        block.setup = [s for s in statements if _SETTING.match(s)]
-        block.statements = [s for s in statements if not _SETTING.match(s)]
+        block.setup = [s for s in statements if _SETTING.match(_code(s))]
+        block.statements = [s for s in statements if not _SETTING.match(_code(s))]
         block.sql_setup = [_loop_setting(s, dialect) for s in block.setup]
         if not block.statements:
             raise InputError(
@@ -158,7 +160,7 @@ def _loop_setting(statement: str, dialect: Dialect) -> str:
     """A setting before a batch loop in SQL. PostgreSQL's statement_timeout would time the whole DO block
     (its batches' COMMITs do not restart the timer), so it is switched off there; Alembic's Python loop
     keeps it per batch."""
-    if dialect is Dialect.POSTGRES and _STATEMENT_TIMEOUT.match(statement):
+    if dialect is Dialect.POSTGRES and _STATEMENT_TIMEOUT.match(_code(statement)):
         return (
             f"-- {_one_line(statement)}: not applied, it would cap the whole DO block rather than one batch\n"
             "SET statement_timeout = 0"
@@ -167,7 +169,21 @@ def _loop_setting(statement: str, dialect: Dialect) -> str:
 
 
 def _statements(sql: str, dialect: Dialect) -> list[str]:
-    return [s.text for s in split_statements(sql, dialect)]
+    """The statements of `sql`, each with the `-- dbsage: ...` comments written before it kept on top
+    (they suppress rules when the rendered files are linted again)."""
+    statements = split_statements(sql, dialect)
+    notes: dict[int, list[str]] = {}
+    for number, line in enumerate(sql.splitlines(), start=1):
+        if _DBSAGE_COMMENT.match(line):
+            owner = next((s.index for s in statements if s.line >= number), None)
+            if owner is not None:
+                notes.setdefault(owner, []).append(line.strip())
+    return ["\n".join([*notes.get(s.index, []), s.text]) for s in statements]
+
+
+def _code(statement: str) -> str:
+    """The statement without the comment lines kept on top of it."""
+    return "\n".join(line for line in statement.splitlines() if not _DBSAGE_COMMENT.match(line))
 
 
 def _transactional(flag: bool, sql: str, dialect: Dialect) -> bool:
@@ -216,29 +232,31 @@ def _render_alembic(
 
 
 def flyway_files(steps: list[Step], dialect: Dialect, name: str, version: str) -> list[FlywayFile]:
-    """The plan cut into Flyway files: consecutive steps of one phase and one transaction kind share a file."""
+    """The plan cut into Flyway files in apply order.
+
+    Flyway runs a file in one transaction, so a transactional step gets a file of its own: sharing one would
+    hold the first step's locks through the next (an ACCESS EXCLUSIVE lock kept during a VALIDATE blocks
+    writers for the whole scan). Consecutive steps that run outside a transaction (autocommit, one
+    statement at a time) and belong to one phase share a file.
+    """
     files: list[FlywayFile] = []
+    numbers: list[list[int]] = []
     for step in steps:
         block = up_block(step, dialect)
         transactional = block.mode == "transaction"
-        if dialect is Dialect.POSTGRES and block.mode == "loop":
-            transactional = False  # the DO block commits each batch
         current = files[-1] if files else None
-        if current is None or current.phase != step.phase.value or current.transactional != transactional:
-            current = FlywayFile(
-                version=f"{version}_{len(files) + 1}",
-                name=f"{name}_{step.phase.value}",
-                phase=step.phase.value,
-                transactional=transactional,
-                up=[],
-                down=[],
-            )
+        if current is None or transactional or current.transactional or current.phase != step.phase.value:
+            current = FlywayFile("", "", step.phase.value, transactional, [], [])
             files.append(current)
+            numbers.append([])
         current.up.append(block)
         current.down.insert(0, down_block(step, dialect))
+        numbers[-1].append(step.number)
     width = len(str(len(files)))  # V..._01 sorts before V..._10 in a file listing too; Flyway reads both as 1
-    for n, file in enumerate(files, start=1):
+    for n, (file, run) in enumerate(zip(files, numbers, strict=True), start=1):
         file.version = f"{version}_{n:0{width}d}"
+        steps_label = f"step{run[0]}" if len(run) == 1 else f"steps{run[0]}_{run[-1]}"
+        file.name = f"{name}_{file.phase}_{steps_label}"
     return files
 
 
