@@ -131,8 +131,23 @@ def postgres_health(session: GuardedSession, catalog: Catalog, options: RuleOpti
     v["network_access"] = _network_access(ctx, hba)
     result.facts["database_bytes"] = session.catalog_value("SELECT pg_database_size(current_database())")
     result.facts["role"] = str(privileges["role_name"])
-    result.not_checked.extend(f"{what}: {message}" for what, message in sorted(probe.errors.items()))
+    result.not_checked.extend(_not_checked(what, message) for what, message in sorted(probe.errors.items()))
     return result
+
+
+# What a refused query needs, said the way the report says it everywhere: "needs <privilege>".
+_NEEDS = {
+    "pg_hba rules": "superuser (or SELECT on pg_hba_file_rules)",
+    "pg_stat_statements": "SELECT on pg_stat_statements",
+    "query latency": "SELECT on pg_stat_statements",
+    "prepared transactions": "pg_monitor",
+}
+
+
+def _not_checked(what: str, message: str) -> str:
+    if "permission denied" in message and what in _NEEDS:
+        return f"{what}: needs {_NEEDS[what]} ({message})"
+    return f"{what}: {message}"
 
 
 @dataclass
