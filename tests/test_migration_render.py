@@ -394,6 +394,9 @@ def test_postgres_alembic_revision_upgrades_and_downgrades(postgres_db: Postgres
     offline = _alembic(tmp_path, "upgrade", "head", "--sql")
     assert "CREATE INDEX CONCURRENTLY orders_created_at_idx" in offline and "repeat the next statement" in offline
     pglast.parse_sql(offline[offline.index("BEGIN;") :])
+    # each transactional step commits before the next: step 1's ACCESS EXCLUSIVE lock is not held through step 2
+    add = offline.index("ADD COLUMN priority")
+    assert add < offline.index("COMMIT;", add) < offline.index("COMMENT ON COLUMN")
     _alembic(tmp_path, "upgrade", "head")
     assert_pg_applied(url)
     assert pg_value(url, "SELECT version_num FROM alembic_version") == revision.name.split("_")[0]

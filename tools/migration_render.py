@@ -7,6 +7,8 @@ The files come from Jinja2 templates in dbsage.knowledge.templates. Every step b
   PostgreSQL (COMMIT inside DO needs PostgreSQL 11+ and no surrounding transaction, so it runs bare), a
   temporary stored procedure on MySQL/MariaDB (created between DELIMITER lines, called, dropped), a Python
   loop on the cursor's rowcount in Alembic.
+Alembic would run the whole upgrade in one transaction and hold every step's locks to the end, so each
+transactional step ends with a commit there (an empty autocommit block; COMMIT/BEGIN in --sql output).
 The down migration is the steps' rollback SQL in reverse order; an irreversible step is written as a
 comment saying so (Alembic: a comment, the downgrade does not pretend to restore it).
 
