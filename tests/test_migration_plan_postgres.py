@@ -401,3 +401,17 @@ ALTER TABLE purchases ADD COLUMN s bigserial;
     assert sum(f.severity in SERIOUS for f in original) >= 15
     steps, _ = plan_postgres(script, ctx)
     assert relint(steps) == [] and relint(steps, wrap=False) == []
+
+
+def test_partitioned_tables_keep_what_postgres_cannot_do_online(postgres_db: PostgresFactory) -> None:
+    url = postgres_db(SHOP + """
+CREATE TABLE ev (id bigint, at date, cust_id bigint) PARTITION BY RANGE (at);
+CREATE TABLE ev_2020 PARTITION OF ev FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+""")
+    steps, notes = plan(url, "ALTER TABLE ev ADD CONSTRAINT ev_cust_fk FOREIGN KEY (cust_id) REFERENCES cust (id);\n"
+                             "CREATE INDEX ON ev (cust_id);\nALTER TABLE ev ADD UNIQUE (id, at);")
+    assert len(steps) == 3 and not any("CONCURRENTLY" in s.sql or "NOT VALID" in s.sql for s in steps)
+    assert sum("partitioned" in n for n in notes) == 3
+    with psycopg.connect(url, autocommit=True) as conn:
+        for step in steps:
+            run_step(conn, step)

@@ -21,6 +21,7 @@ outside SQL); BEGIN/COMMIT and SET lock_timeout/statement_timeout are left out b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pglast
@@ -33,7 +34,6 @@ from dbsage.tools.migration_rewrites_postgres import (
     PHASES,
     Scope,
     _names,
-    _walk,
     alter_table,
     create_index,
     drop,
@@ -54,7 +54,10 @@ from dbsage.tools.migration_sqlgen_postgres import (
 LOCK_TIMEOUT_MS = 2000
 STATEMENT_TIMEOUT_MS = {"ddl": 15000, "batch": 30000, "scan": 0, "long": 0}
 BATCH_ROWS = 5000
-_NAME_FIELDS = ("relname", "sval", "colname", "idxname", "conname", "name", "newname", "subname")
+# INSERT ... VALUES of literal rows (data dumps): only the table matters, and building the full tree is slow.
+_INSERT_VALUES = re.compile(
+    r"\s*INSERT\s+INTO\s+((?:\"[^\"]+\"|\w+)(?:\s*\.\s*(?:\"[^\"]+\"|\w+))?)\s*(?:\([^()]*\))?\s*VALUES\b",
+    re.IGNORECASE)
 
 
 def plan_postgres(script: MigrationScript, ctx: MigrationContext) -> tuple[list[Step], list[str]]:
@@ -62,14 +65,21 @@ def plan_postgres(script: MigrationScript, ctx: MigrationContext) -> tuple[list[
     return _Planner(script, ctx).plan()
 
 
-def _mentions(node: object) -> set[str]:
-    found: set[str] = set()
-    for n in _walk(node):
-        for slot in _NAME_FIELDS:
-            value = getattr(n, slot, None)
-            if isinstance(value, str) and value:
-                found.add(value.lower())
-    return found
+def _parse(text: str) -> ast.Node | None:
+    """The statement's tree; a literal INSERT ... VALUES is read as its target table only."""
+    m = _INSERT_VALUES.match(text) if len(text) > 2000 else None
+    if m:
+        text = f"INSERT INTO {m.group(1)} DEFAULT VALUES"
+    raws = pglast.parse_sql(text)
+    return raws[0].stmt if len(raws) == 1 else None
+
+
+_WORD = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
+
+
+def _mentions(text: str) -> set[str]:
+    """Every name the statement may refer to (a superset: keywords included), lower-cased unless quoted."""
+    return {quoted.replace('""', '"') if quoted else bare.lower() for quoted, bare in _WORD.findall(text)}
 
 
 def _timeout(ms: int) -> str:
@@ -98,7 +108,9 @@ class _Planner:
             live = self.ctx.table(rel.schema, rel.name)
             if live is not None:
                 return live
-        key = (rel.label.lower(), self.current)
+        # the table is the same as at the last earlier statement naming it
+        earlier = [i for i in self.by_name.get(rel.name.lower(), []) if i < self.current]
+        key = (rel.label.lower(), earlier[-1] if earlier else -1)
         if key not in self.prefix_cache:
             self.prefix_cache[key] = self._from_script(rel)
         return self.prefix_cache[key]
@@ -107,6 +119,8 @@ class _Planner:
         """The table as the script's earlier statements define it (CREATE TABLE, then ALTERs)."""
         from dbsage.tools.sources.ddl import catalog_from_ddl
 
+        if rel.label.lower() not in self.created:
+            return None  # offline, a table the script does not create: nothing to read
         earlier = [i for i in self.by_name.get(rel.name.lower(), []) if i < self.current]
         texts = [self.statements[i].text for i in earlier
                  if self.statements[i].text.lstrip()[:6].upper() in ("CREATE", "ALTER ", "COMMEN")]
@@ -124,15 +138,16 @@ class _Planner:
 
     def plan(self) -> tuple[list[Step], list[str]]:
         parsed: list[ast.Node | None] = []
+        mentioned: list[set[str]] = []
         for index, statement in enumerate(self.statements):
             try:
-                raws = pglast.parse_sql(statement.text)
-                node = raws[0].stmt if len(raws) == 1 else None
+                node = _parse(statement.text)
             except pglast.parser.ParseError as exc:
                 self.notes.append(f"{_where(statement)}: not parsed by PostgreSQL's parser ({exc}); kept as written.")
                 node = None
             parsed.append(node)
-            for name in _mentions(node) if node is not None else set():
+            mentioned.append(_mentions(statement.text))
+            for name in mentioned[-1]:
                 self.by_name.setdefault(name, []).append(index)
         placed: list[tuple[int, int, int, Draft, MigrationStatement]] = []
         barriers: dict[str, Phase] = {}
@@ -147,7 +162,7 @@ class _Planner:
                 rel = scope.rel(node.relation if isinstance(node, ast.CreateStmt)
                                 else node.into.rel if node.into else None)
                 self.created.setdefault(rel.label.lower(), index)
-            names = _mentions(node) if node is not None else set()
+            names = mentioned[index]
             floor = max((PHASES.index(barriers[n]) for n in names if n in barriers), default=0)
             data_floor = PHASES.index(Phase.BACKFILL) if any(
                 d.lock_target and d.lock_target.lower() in backfilled for d in drafts) else 0

@@ -141,15 +141,17 @@ def single(
 def create_index(stmt: ast.IndexStmt, text: str, sc: Scope) -> list[Draft]:
     rel = sc.rel(stmt.relation)
     keys = [str(p.name) for p in stmt.indexParams or () if isinstance(p, ast.IndexElem) and p.name]
+    named = bool(stmt.idxname)
     if not stmt.idxname:
         stmt.idxname = obj_name(rel.name, keys or None, "key" if stmt.unique else "idx")
     index = rel.sibling(stmt.idxname)
     rollback = f"DROP INDEX CONCURRENTLY IF EXISTS {index};"
     if sc.is_new(rel) and not stmt.concurrent:
-        return single(sc, show(stmt), f"Create index {stmt.idxname} on {rel.label}, a table this migration creates",
+        return single(sc, text if named else show(stmt),
+                      f"Create index {stmt.idxname} on {rel.label}, a table this migration creates",
                       lock="SHARE", target=rel.label, rollback=f"DROP INDEX IF EXISTS {index};")
-    table = sc.find_table(rel)
-    if table is not None and table.kind == "partitioned_table" and not stmt.concurrent:
+    table = None if stmt.concurrent else sc.find_table(rel)
+    if table is not None and table.kind == "partitioned_table":
         sc.note(f"{rel.label} is partitioned: CREATE INDEX CONCURRENTLY is not supported on it; kept as written. "
                 "Build the index CONCURRENTLY on each partition, create it ON ONLY the parent and ATTACH each one.")
         return single(sc, show(stmt), f"Create index {stmt.idxname} on partitioned {rel.label} (blocks writes)",
@@ -417,6 +419,14 @@ def add_constraint(stmt: ast.AlterTableStmt | None, cmd: ast.AlterTableCmd | Non
     add_sql = show(ast.AlterTableStmt(relation=ast.RangeVar(schemaname=rel.schema, relname=rel.name, inh=True),
                                       cmds=(ast.AlterTableCmd(subtype=AT.AT_AddConstraint, def_=con),),
                                       objtype=ObjectType.OBJECT_TABLE)) + ";"
+    table = sc.find_table(rel) if column is None else None
+    if table is not None and table.kind == "partitioned_table" and (
+            kind == ConstrType.CONSTR_FOREIGN or kind in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)):
+        sc.note(f"{name} on partitioned {rel.label}: PostgreSQL cannot add it NOT VALID or attach a concurrently "
+                "built index to the parent; kept as written. Add it on each partition first (safe forms), then on "
+                "the parent, which then only attaches them.")
+        return single(sc, add_sql, f"Add constraint {name} on partitioned {rel.label}", target=rel.label,
+                      rollback=drop, timing="long")
     if kind in (ConstrType.CONSTR_FOREIGN, ConstrType.CONSTR_CHECK):
         if con.skip_validation:
             lock = SHARE_ROW_EXCLUSIVE if kind == ConstrType.CONSTR_FOREIGN else ACCESS_EXCLUSIVE

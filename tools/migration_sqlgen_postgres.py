@@ -56,7 +56,7 @@ def acknowledge(sql: str, rules: tuple[str, ...]) -> str:
     """`sql` with an ignore comment naming `rules` before each of its statements."""
     import pglast
 
-    comment = f"-- dbsage: ignore {', '.join(sorted(set(rules)))}"
+    comment = f"-- dbsage: ignore {', '.join(sorted(set(rules)))} (deliberate step of the plan, see its description)"
     return "\n".join(f"{comment}\n{statement};" for statement in pglast.split(sql))
 
 
