@@ -293,3 +293,24 @@ def test_sample_schemas_lint_without_error(realworld: Path, name: str) -> None:
     lock_rules = {"migration.missing_lock_timeout", "migration.statements_after_access_exclusive",
                   "migration.add_foreign_key", "migration.add_primary_key", "migration.create_index_not_concurrently"}
     assert not [f for f in findings if f.rule_id in lock_rules]
+
+
+def test_fixes_without_placeholders_parse_and_lint_clean() -> None:
+    from pglast import parser as pg_parser
+
+    checked = 0
+    for case in CASES:
+        _, findings = lint_case(case)
+        for f in findings:
+            if f.fix is None or "..." in f.fix or "<" in f.fix:
+                continue
+            pg_parser.parse_sql_json(f.fix)  # raises on a syntax error
+            checked += 1
+            if f.rule_id in ("migration.create_index_not_concurrently", "migration.add_foreign_key",
+                             "migration.add_check_constraint", "migration.set_not_null"):
+                script = read_migrations(None, Dialect.POSTGRES, sql="SET lock_timeout = '1s';\n"
+                                         "SET statement_timeout = '1min';\n" + f.fix.replace(
+                                             "  -- in its own transaction", "\nCOMMIT;"))
+                again, _ = lint_postgres(script, MigrationContext(Dialect.POSTGRES, 150000))
+                assert not [g for g in again if g.severity.at_least(Severity.MEDIUM)], (f.fix, again)
+    assert checked >= 20

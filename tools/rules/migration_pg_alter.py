@@ -111,7 +111,8 @@ def alter_table(fields: Node, stmt: MigrationStatement, walk: Walk) -> tuple[lis
     new = walk.is_new(table)
     hazards: list[Hazard] = []
     effects: list[Effect] = []
-    for item in fields.get("cmds") or []:
+    cmds = fields.get("cmds") or []
+    for item in cmds:
         kind, cmd = unwrap(item)
         if kind != "AlterTableCmd":
             continue
@@ -122,8 +123,23 @@ def alter_table(fields: Node, stmt: MigrationStatement, walk: Walk) -> tuple[lis
             if part.get("concurrent"):
                 lock = SHARE_UPDATE_EXCLUSIVE
         effects.append(Effect(table, lock))
-        hazards.extend(_command(sub, cmd, table, new, stmt, walk, effects))
+        found = _command(sub, cmd, table, new, stmt, walk, effects)
+        if len(cmds) == 1 and sub == "AT_AddConstraint":
+            _not_valid_fix(found, cmd, stmt.text, table)
+        hazards.extend(found)
     return hazards, effects
+
+
+def _not_valid_fix(found: list[Hazard], cmd: Node, text: str, table: tuple[str, str]) -> None:
+    """For a one-command ADD CONSTRAINT with a name: the statement itself with NOT VALID, then VALIDATE."""
+    _, con = unwrap(cmd.get("def"))
+    name = con.get("conname")
+    if not name:
+        return
+    for hazard in found:
+        if hazard.rule_id in ("migration.add_foreign_key", "migration.add_check_constraint"):
+            hazard.fix = (f"{text.rstrip().rstrip(';').rstrip()} NOT VALID;\n"
+                          f"ALTER TABLE {qualified(table)} VALIDATE CONSTRAINT {name};  -- in its own transaction")
 
 
 def _command(sub: str, cmd: Node, table: tuple[str, str], new: bool, stmt: MigrationStatement, walk: Walk,
@@ -352,6 +368,8 @@ def _add_constraint(table: tuple[str, str], cmd: Node, walk: Walk, effects: list
         if not_valid:
             return []
         fk_cols = ", ".join(strings(con.get("fk_attrs")))
+        ref_cols = ", ".join(strings(con.get("pk_attrs")))
+        ref_list = f" ({ref_cols})" if ref_cols else ""
         cname = name or f"{table[1]}_{'_'.join(strings(con.get('fk_attrs')))}_fkey"
         return [Hazard("migration.add_foreign_key", f"{t}.{cname}", ObjectType.CONSTRAINT,
                        f"ADD FOREIGN KEY on {t} checks every row while holding SHARE ROW EXCLUSIVE on {t} and "
@@ -359,7 +377,7 @@ def _add_constraint(table: tuple[str, str], cmd: Node, walk: Walk, effects: list
                        lock=SHARE_ROW_EXCLUSIVE, scans_table=True, work="scan",
                        evidence={"referenced_table": f"{ref_schema}.{ref_name}"},
                        fix=f"ALTER TABLE {t} ADD CONSTRAINT {cname} FOREIGN KEY ({fk_cols}) REFERENCES "
-                       f"{ref_schema}.{ref_name} NOT VALID;\nALTER TABLE {t} VALIDATE CONSTRAINT {cname};  "
+                       f"{ref_schema}.{ref_name}{ref_list} NOT VALID;\nALTER TABLE {t} VALIDATE CONSTRAINT {cname};  "
                        "-- separate transaction")]
     if contype == "CONSTR_CHECK":
         if not_valid:

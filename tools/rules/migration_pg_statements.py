@@ -3,6 +3,7 @@ CLUSTER, REINDEX), enum and domain changes, and data changes (UPDATE/DELETE back
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from dbsage.tools.findings import ObjectType
@@ -101,9 +102,17 @@ def create_index(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
                           f"CREATE {unique}INDEX {idx} on {t} holds a SHARE lock for the whole build: every "
                           "INSERT, UPDATE and DELETE on the table waits.", table=table, lock=SHARE,
                           scans_table=True, work="index",
-                          fix=f"CREATE {unique}INDEX CONCURRENTLY IF NOT EXISTS {idx or '<name>'} ON {t} (...);  "
-                          "-- outside a transaction"))
+                          fix=_concurrent_index(stmt.text)))
     return hazards, [Effect(table, SHARE)]
+
+
+_CREATE_INDEX = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?", re.IGNORECASE)
+
+
+def _concurrent_index(text: str) -> str:
+    """The CREATE INDEX statement rewritten to build concurrently and be re-runnable."""
+    body = _CREATE_INDEX.sub(lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY IF NOT EXISTS ", text, count=1)
+    return body.rstrip().rstrip(";").rstrip() + ";  -- outside a transaction block"
 
 
 def _index_table(schema: str, index: str, walk: Walk) -> tuple[str, str] | None:
