@@ -92,7 +92,8 @@ _SETTING_NAMES = [
     "log_min_duration_statement", "max_connections", "superuser_reserved_connections", "reserved_connections",
     "idle_in_transaction_session_timeout", "autovacuum", "track_counts", "autovacuum_freeze_max_age",
     "wal_level", "archive_mode", "archive_command", "archive_library", "ssl", "ssl_min_protocol_version",
-    "listen_addresses", "shared_preload_libraries", "max_prepared_transactions",
+    "listen_addresses", "shared_preload_libraries", "max_prepared_transactions", "autovacuum_max_workers",
+    "autovacuum_naptime", "autovacuum_vacuum_scale_factor", "autovacuum_analyze_scale_factor",
 ]
 
 _PRIVILEGES_SQL = """
@@ -524,6 +525,10 @@ def _maintenance(ctx: _Context) -> Verdict:
         "AND reloptions @> ARRAY['autovacuum_enabled=false']")
     evidence: dict[str, object] = {
         "autovacuum": autovacuum, "track_counts": track,
+        "autovacuum_max_workers": _int(ctx.setting("autovacuum_max_workers")),
+        "autovacuum_naptime_s": _int(ctx.setting("autovacuum_naptime")),
+        "autovacuum_vacuum_scale_factor": ctx.setting("autovacuum_vacuum_scale_factor"),
+        "autovacuum_analyze_scale_factor": ctx.setting("autovacuum_analyze_scale_factor"),
         "tables_with_autovacuum_disabled": int(disabled[0]["n"]) if disabled else None,
         "bloat_estimate": "dead rows from pg_stat_user_tables: n_dead_tup against n_live_tup (no page-level "
                           "estimate; pgstattuple gives the exact figure)",
