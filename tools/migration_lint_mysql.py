@@ -8,6 +8,8 @@ With a live catalog the table's size goes into the evidence and raises the sever
 
 from __future__ import annotations
 
+import re
+
 from dbsage.knowledge.rulebook import rule_doc
 from dbsage.tools.findings import Finding, ObjectType, Severity
 from dbsage.tools.migration_model import MigrationContext, MigrationScript, MigrationStatement, Suppression
@@ -225,7 +227,7 @@ class _Linter:
         if st.table is None:
             return
         table = self.state.table(st.schema, st.table)
-        if table.created_here or is_batched(st):
+        if table.created_here or is_batched(st) or _one_row(st, table):
             return
         rows = table.live.row_estimate if table.live is not None else None
         severity = None
@@ -240,6 +242,14 @@ class _Linter:
                           + " in one transaction: row locks on all of them, one long replicated event.",
                   evidence={**self.size_evidence(table), "where": st.where, "multi_table": st.kind.endswith("_multi")},
                   fix=batched_dml(st, table), severity=severity)
+
+
+def _one_row(st: MyStatement, table: TableState) -> bool:
+    """`WHERE pk = value` on a one-column primary key touches at most one row."""
+    if st.where is None or len(table.primary_key) != 1:
+        return False
+    key = re.escape(table.primary_key[0])
+    return re.fullmatch(rf"\s*`?{key}`?\s*=\s*('[^']*'|[\w.+-]+)\s*", st.where, re.IGNORECASE) is not None
 
 
 def table_sql(table: TableState) -> str:

@@ -30,10 +30,12 @@ from dbsage.tools.migration_mysql_ops import (
     column_sql,
     implicit_default,
     index_as_alter,
+    is_batched,
     order_by_key,
     quote,
     read_statement,
 )
+from dbsage.tools.sources.ddl_sqltokens import Cursor, tokenize
 
 LOCK_WAIT_S = 5
 _NOT_NULL = re.compile(r"\bNOT\s+NULL\b", re.IGNORECASE)
@@ -332,7 +334,7 @@ class _Planner:
     def op_add_foreign_key(self, c: _Ctx, op: AlterOp) -> None:
         fk = op.fk
         assert fk is not None
-        if self.state.settings.get("foreign_key_checks", "1") in ("0", "OFF") or not fk.ref_columns:
+        if not fk.ref_columns:
             self.as_written(c, op)
             return
         text = op.text
@@ -384,7 +386,9 @@ class _Planner:
         renaming = final.lower() != old_name.lower()
         tmp = final if renaming else f"{old_name}__new"[:64]
         deprecated = _deprecated(old_name)
-        tmp_sql = _nullable(_KEY_WORDS.sub("", _renamed(new_sql, tmp)))
+        # no DEFAULT yet: existing rows must read NULL so the backfill finds them
+        tmp_sql = _without_default(_nullable(_KEY_WORDS.sub("", _renamed(new_sql, tmp))))
+        final_null_sql = _nullable(_KEY_WORDS.sub("", _renamed(new_sql, final)))
         trigger = f"{c.st.table}_{old_name}"[:50]
         ins, upd = quote(f"{trigger}_sync_ins"), quote(f"{trigger}_sync_upd")
         o, n = quote(old_name), quote(tmp)
@@ -421,7 +425,10 @@ class _Planner:
                      rollback=f"ALTER TABLE {t} DROP INDEX {quote(new_index)}, ALGORITHM=INPLACE, LOCK=NONE;")
         relaxed = _relaxed(old)
         old_back = old.sql
-        if old.not_null and old.default is None and implicit_default(old.type_text) is None:
+        separate_relax = old.not_null and old.default is None and implicit_default(old.type_text) is None
+        # what a rollback of the swap or the safety-net rename restores (a separate relax step restores the rest)
+        restore = (relaxed.sql if separate_relax else old_back) or old_back
+        if separate_relax:
             self.add(Phase.EXPAND, f"make {old_name} nullable so writers that stop naming it keep working "
                      "(online rebuild)", f"ALTER TABLE {t} MODIFY COLUMN {relaxed.sql}, ALGORITHM=INPLACE, LOCK=NONE;",
                      source=loc, lock="NONE (online rebuild)", target=c.st.table,
@@ -433,17 +440,21 @@ class _Planner:
                      f"LOCK TABLES {t} WRITE;\nDROP TRIGGER {ins};\nDROP TRIGGER {upd};\n"
                      + _ignore("migration.mysql_rename")
                      + f"ALTER TABLE {t} CHANGE COLUMN {o} {_renamed(relaxed.sql or old_back, deprecated)}, "
-                     f"CHANGE COLUMN {n} {_renamed(tmp_sql, final)}, {self.rename_algorithm()};\nUNLOCK TABLES;",
+                     f"CHANGE COLUMN {n} {final_null_sql}, {self.rename_algorithm()};\nUNLOCK TABLES;",
                      source=loc, lock="WRITE (LOCK TABLES, milliseconds)", target=c.st.table,
                      rollback=_ignore("migration.mysql_rename") + f"ALTER TABLE {t} CHANGE COLUMN {quote(final)} "
-                     f"{tmp_sql}, CHANGE COLUMN {quote(deprecated)} {_renamed(relaxed.sql or old_back, old_name)}, "
+                     f"{tmp_sql}, CHANGE COLUMN {quote(deprecated)} {_renamed(restore, old_name)}, "
                      f"{self.rename_algorithm()};")
         if _NOT_NULL.search(new_sql):
-            self.add(Phase.SWITCH, f"make {final} NOT NULL now that every row has a value (online rebuild)",
-                     f"ALTER TABLE {t} MODIFY COLUMN {final_sql}, ALGORITHM=INPLACE, LOCK=NONE;", source=loc,
-                     lock="NONE (online rebuild)", target=c.st.table,
+            self.add(Phase.SWITCH, f"give {final} its full definition: NOT NULL now that every row has a value "
+                     "(online rebuild)", f"ALTER TABLE {t} MODIFY COLUMN {final_sql}, ALGORITHM=INPLACE, LOCK=NONE;",
+                     source=loc, lock="NONE (online rebuild)", target=c.st.table,
                      rollback=f"ALTER TABLE {t} MODIFY COLUMN {_renamed(tmp_sql, final)}, ALGORITHM=INPLACE, "
                               "LOCK=NONE;")
+        elif renaming and _normal(tmp_sql) != _normal(final_sql):
+            self.add(Phase.SWITCH, f"give {final} its default (metadata only)",
+                     f"ALTER TABLE {t} MODIFY COLUMN {final_sql}, ALGORITHM=INSTANT;", source=loc, lock="NONE",
+                     target=c.st.table, rollback=f"ALTER TABLE {t} MODIFY COLUMN {tmp_sql}, ALGORITHM=INSTANT;")
         if renaming:
             self.add(Phase.CONTRACT, f"stop syncing and rename {old_name} to {deprecated} once the code uses "
                      f"{final} (safety net: forgotten readers fail loudly, data kept)",
@@ -452,14 +463,14 @@ class _Planner:
                      + f"ALTER TABLE {t} CHANGE COLUMN {o} {_renamed(relaxed.sql or old_back, deprecated)}, "
                      f"{self.rename_algorithm()};", source=loc, lock="NONE", target=c.st.table,
                      rollback=_ignore("migration.mysql_rename") + f"ALTER TABLE {t} CHANGE COLUMN {quote(deprecated)} "
-                     f"{_renamed(relaxed.sql or old_back, old_name)}, {self.rename_algorithm()};")
+                     f"{_renamed(restore, old_name)}, {self.rename_algorithm()};")
         for ix in moved:
             new_index = f"{ix.name}__new"[:64]
             self.add(Phase.CONTRACT, f"drop index {ix.name} on the old column and give {new_index} its name",
                      f"ALTER TABLE {t} DROP INDEX {quote(ix.name)}, RENAME INDEX {quote(new_index)} TO "
                      f"{quote(ix.name)}, ALGORITHM=INPLACE, LOCK=NONE;", source=loc, lock="NONE", target=c.st.table,
                      rollback=f"ALTER TABLE {t} RENAME INDEX {quote(ix.name)} TO {quote(new_index)}, "
-                              f"{ix.clause()}, ALGORITHM=INPLACE, LOCK=NONE;")
+                              f"{ix.clause(rename=(old_name, deprecated))}, ALGORITHM=INPLACE, LOCK=NONE;")
         self.add(Phase.CONTRACT, f"drop {deprecated} for good, a release after nothing reads it (irreversible)",
                  _ignore("migration.mysql_drop_column")
                  + f"ALTER TABLE {t} DROP COLUMN {quote(deprecated)}, {self.drop_column_clause()};",
@@ -508,7 +519,11 @@ class _Planner:
     def dml(self, stmt: MigrationStatement, st: MyStatement) -> None:
         assert st.table is not None
         table = self.state.table(st.schema, st.table)
-        batch = None if table.created_here else batched_dml(st, table)
+        if is_batched(st) or table.created_here:
+            self.add(Phase.BACKFILL, f"{st.kind} as written (already a bounded batch, or a new table)",
+                     _terminated(stmt.text), source=stmt.location, ddl=False)
+            return
+        batch = batched_dml(st, table)
         if batch is None:
             if not table.created_here:
                 self.note(f"{stmt.file} line {stmt.line}: this {st.kind.upper()} could not be turned into "
@@ -537,6 +552,18 @@ def _renamed(definition: str, name: str) -> str:
 def _nullable(definition: str) -> str:
     if _NOT_NULL.search(definition):
         return _NOT_NULL.sub("NULL", definition)
+    return definition
+
+
+def _without_default(definition: str) -> str:
+    """The column definition without its DEFAULT clause."""
+    tokens = tokenize(definition)
+    for i, token in enumerate(tokens):
+        if token.is_word("DEFAULT") and i > 0:
+            cur = Cursor(tokens, definition, i + 1)
+            cur.expression()
+            end = tokens[cur.pos - 1].end
+            return (definition[: token.start].rstrip() + " " + definition[end:].lstrip()).strip()
     return definition
 
 
