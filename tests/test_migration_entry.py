@@ -140,3 +140,23 @@ def test_live_database_gives_dialect_version_sizes_and_durations(postgres_db: Po
     assert small.severity is Severity.LOW
     with pytest.raises(InputError, match="not mysql"):
         plan_migration([str(path)], dsn=url, dialect="mysql")
+
+
+def test_verify_runs_on_a_scratch_copy_and_leaves_the_source_alone(postgres_db: PostgresFactory) -> None:
+    import psycopg
+
+    url = postgres_db("CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint, note text);\n"
+                      "INSERT INTO orders SELECT g, g % 100, 'n' FROM generate_series(1, 20000) g;\nANALYZE;\n")
+    seen: list[str] = []
+    report = plan_migration(sql="CREATE INDEX orders_customer_idx ON orders (customer_id);\n", dsn=url,
+                            verify=True, progress=seen.append)
+    verification = report.verification
+    assert verification is not None
+    assert verification.rollback_restores_schema is True
+    assert verification.original.writer_ops > 0 and verification.plan.writer_ops > 0
+    assert verification.original.error is None and verification.plan.error is None
+    assert verification.summary
+    assert "verifying on a scratch database" in seen
+    with psycopg.connect(url) as conn:
+        indexes = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'orders'").fetchall()
+    assert [r[0] for r in indexes] == ["orders_pkey"]
