@@ -110,6 +110,16 @@ def _constrained(table: Table | None, column: str, sc: Scope) -> str | None:
     return None
 
 
+def views_using(sc: Scope, rel: Rel, column: str) -> list[str]:
+    """Views of the live catalog whose definition names the table and the column (a text match)."""
+    if sc.ctx.catalog is None:
+        return []
+    table, col = re.escape(rel.name.lower()), re.escape(column.lower())
+    return [v.qualified_name for v in sc.ctx.catalog.views
+            if v.definition and re.search(rf"\b{table}\b", v.definition.lower())
+            and re.search(rf"\b{col}\b", v.definition.lower())]
+
+
 def _column_indexes(table: Table | None, column: str) -> list[Index]:
     if table is None:
         return []
@@ -194,6 +204,10 @@ def alter_type(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd, cdef: ast.Colum
                 "migration), so the type change is planned as a rewrite; its indexes and default are not known "
                 "either: rebuild them on the new column before the switch step.")
     why = _constrained(table, name, sc)
+    views = views_using(sc, rel, name)
+    if views:
+        why = f"views depend on it ({', '.join(views)}); PostgreSQL refuses the type change until they are dropped " \
+              "(re-create them after)"
     if why:
         sc.note(f"ALTER COLUMN {rel.label}.{name} TYPE: not rewritten as expand/contract because {why}; kept as "
                 "written (rewrites the table under ACCESS EXCLUSIVE). Plan the key change by hand "
@@ -332,6 +346,9 @@ def rename_column(stmt: ast.RenameStmt, text: str, sc: Scope) -> list[Draft]:
     col = table.column(old_name) if table else None
     why = "its type is unknown here (offline, table not created in this migration)" if col is None else None
     why = why or _constrained(table, old_name, sc)
+    views = views_using(sc, rel, old_name)
+    if views and not why:
+        why = f"views depend on it ({', '.join(views)}): they follow a plain rename, but would stay on the old column"
     if why or col is None:
         sc.note(f"RENAME COLUMN {rel.label}.{old_name}: kept as a plain rename because {why}. The rename itself is "
                 "instant, but application code using the old name fails from that moment: deploy code that "

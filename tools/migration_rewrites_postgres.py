@@ -364,6 +364,12 @@ def detach_partition(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd, part: ast
 def drop_column(cmd: ast.AlterTableCmd, rel: Rel, sc: Scope) -> list[Draft]:
     name = cmd.name or ""
     sc.barrier(name, Phase.CONTRACT)
+    from dbsage.tools.migration_expand_postgres import views_using
+
+    views = views_using(sc, rel, name)
+    if views:
+        sc.note(f"DROP COLUMN {rel.label}.{name}: views use it ({', '.join(views)}); the drop fails until they are "
+                "changed (the safety-net rename keeps them working meanwhile).")
     deprecated = obj_name(name, None, "deprecated")
     cascade = " CASCADE" if cmd.behavior and cmd.behavior.name == "DROP_CASCADE" else ""
     return [
