@@ -33,8 +33,8 @@ from dbsage.tools.sources.guard import Limits, LiveDatabase, Mode
 from dbsage.tools.sources.live import load_catalog
 from dbsage.tools.traffic import Traffic, TrafficResult, TrafficTable, traffic_tables
 
-WARMUP_S = 0.4
-TAIL_S = 0.2
+WARMUP_S = 0.3
+TAIL_S = 0.15
 MAX_LOCK_RETRIES = 5
 MAX_BATCHES = 100_000
 NO_TIMEOUT_MYSQL_S = 86_400
@@ -470,10 +470,11 @@ def summarise(original: TrafficMeasure, plan: TrafficMeasure, restores: bool, di
     """One sentence: 'original blocked writes for 4.2 s; plan: longest wait 12 ms, rollback restores the schema'."""
     if original.error:
         first = f"original failed ({original.error[:160]})"
+    elif original.traffic_errors:
+        first = (f"original broke {original.traffic_errors} traffic operation(s) "
+                 f"(longest write wait {_duration(original.longest_write_wait_ms)})")
     else:
         first = f"original blocked writes for {_duration(original.longest_write_wait_ms)}"
-    if original.traffic_errors:
-        first += f" and broke {original.traffic_errors} traffic operation(s)"
     if plan.error:
         second = f"plan failed ({plan.error[:160]})"
     else:

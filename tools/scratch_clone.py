@@ -380,6 +380,7 @@ class ScratchArea:
         self.template: str | None = None
         self.original: Catalog | None = None
         self._runs = 0
+        self._created = False
 
     @property
     def label(self) -> str:
@@ -405,12 +406,14 @@ class ScratchArea:
             self.original = load_catalog(self.named)
         elif self.dialect is Dialect.POSTGRES:
             self.plan.source.create_database(self.prefix)
+            self._created = True
             self.template = self.prefix
             with self._own(self.prefix) as db:
                 self._clone(db)
                 self.original = load_catalog(db)
         else:
             self.plan.source.create_database(self.prefix)
+            self._created = True
             with self._own(self.prefix) as db:
                 self._clone(db)
                 self.original = load_catalog(db)
@@ -444,7 +447,9 @@ class ScratchArea:
             return
         if not first:
             self.plan.source.drop_database(self.prefix)
+            self._created = False
             self.plan.source.create_database(self.prefix)
+            self._created = True
             with self._own(self.prefix) as db:
                 self._clone(db)
         with self._own(self.prefix) as db:
@@ -455,7 +460,9 @@ class ScratchArea:
         if self.named is not None:
             self._wipe(self.named)
             return
-        self.plan.source.drop_database(self.prefix)
+        if self._created:
+            self.plan.source.drop_database(self.prefix)
+            self._created = False
 
     def _wipe(self, db: LiveDatabase) -> None:
         """Empty the named scratch database where the clone goes (it is marked scratch: dbsage may)."""
