@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbsage.server.config import DbsageConfig
 from dbsage.tools.catalog import Catalog
@@ -25,6 +25,10 @@ from dbsage.tools.schema import (
     filter_catalog,
     load_source_catalog,
 )
+
+if TYPE_CHECKING:
+    from dbsage.tools.checklist import ChecklistReport
+    from dbsage.tools.security import SecurityReport
 
 
 @dataclass(frozen=True)
@@ -169,4 +173,58 @@ def suggest_indexes(
         dsn=target.url, queries=queries, from_stats=from_stats, budget_mb=budget_mb, max_indexes=max_indexes,
         max_width=max_width, time_limit_s=time_limit_s, limits=target.limits, source_name=target.name,
         progress=progress, allow_real_index_rollback=allow_real_index_rollback,
+    )
+
+
+def audit_security(
+    config: DbsageConfig,
+    *,
+    database: str | None = None,
+    allow_url: bool | None = None,
+    paths: list[str] | None = None,
+    app_roles: list[str] | None = None,
+    tenant_column: str = "tenant_id",
+    probe_tenants: bool = False,
+    tenant_setting: str | None = None,
+) -> SecurityReport:
+    """audit_security on a configured database (or a URL where allowed) and/or the application's files."""
+    from dbsage.tools.security import audit_security as run_audit_security
+
+    if database is None and not paths:
+        raise InputError("Give a database, repository paths, or both.", hint="name a configured database")
+    dsn = source_name = None
+    limits = None
+    if database is not None:
+        target = config.target(database, allow_url=allow_url)
+        dsn, source_name, limits = target.url, target.name, target.limits
+        if probe_tenants and database in config.databases and config.databases[database].production:
+            raise GuardRefused(
+                f"{source_name} is configured as production: the tenant probe writes (in a rolled-back "
+                "transaction) and dbsage does not do that on production.",
+                reason="production",
+                hint="probe a staging copy with the same policies",
+            )
+    elif probe_tenants:
+        raise InputError("The tenant probe needs a database.", hint="name a configured database")
+    return run_audit_security(
+        dsn, paths=paths, app_roles=app_roles, tenant_column=tenant_column, probe_tenants=probe_tenants,
+        tenant_setting=tenant_setting, limits=limits, source_name=source_name, options=config.rules.options(),
+    )
+
+
+def checklist_review(
+    config: DbsageConfig,
+    *,
+    database: str,
+    allow_url: bool | None = None,
+    paths: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ChecklistReport:
+    """The production-readiness checklist for a configured database (or a URL where allowed)."""
+    from dbsage.tools.checklist import checklist_review as run_checklist_review
+
+    target = config.target(database, allow_url=allow_url)
+    return run_checklist_review(
+        target.url, paths=paths, limits=target.limits, source_name=target.name, options=config.rules.options(),
+        progress=progress,
     )

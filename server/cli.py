@@ -22,6 +22,7 @@ from dbsage.tools.sources.urls import redact
 
 if TYPE_CHECKING:
     from dbsage.server.config import DbsageConfig
+    from dbsage.tools.report import Report
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -132,6 +133,71 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_flags(suggest, ["text", "json", "markdown", "sarif"])
     suggest.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     suggest.set_defaults(handler=cmd_suggest_indexes)
+
+    plan = commands.add_parser(
+        "plan-migration",
+        help="a migration's hazards, and the safe, ordered, reversible plan; proven on a scratch database",
+        description="Lint migration files (or the difference between a database or DDL and a target DDL) and "
+        "generate the zero-downtime plan. Offline unless --dsn/--database is given (table sizes raise severity).",
+    )
+    plan.add_argument("files", nargs="*", metavar="FILE", help="migration .sql files or folders, in apply order")
+    plan.add_argument(
+        "--dialect", choices=["postgres", "mysql", "mariadb"], help="default: the database's, else postgres",
+    )
+    live = plan.add_mutually_exclusive_group()
+    live.add_argument("--dsn", metavar="URL", help="the database the migration is for (read-only)")
+    live.add_argument("--database", metavar="NAME", help="a database named in the configuration")
+    plan.add_argument("--target-ddl", metavar="FILE", help="plan the change from the current schema to this DDL")
+    plan.add_argument("--current-ddl", metavar="FILE", help="with --target-ddl and no database: the current DDL")
+    plan.add_argument("--server-version", metavar="V", help="target server version, e.g. 15 or 8.0.29")
+    plan.add_argument("--verify", action="store_true",
+                      help="run the migration and the plan under concurrent traffic on a scratch database")
+    scratch = plan.add_mutually_exclusive_group()
+    scratch.add_argument("--scratch-dsn", metavar="URL",
+                         help="with --verify: a database dbsage may write to (default: a temporary copy it creates)")
+    scratch.add_argument("--scratch-database", metavar="NAME", help="with --verify: a configured scratch database")
+    plan.add_argument("--render", choices=["sql", "alembic", "flyway"], help="also write the plan as files")
+    plan.add_argument("--out", metavar="DIR", help="with --render: the folder to write to")
+    plan.add_argument("--name", default="dbsage_plan", metavar="NAME", help="with --render: the migration's name")
+    _add_output_flags(plan, ["text", "json", "markdown", "sarif"])
+    plan.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    plan.set_defaults(handler=cmd_plan_migration)
+
+    audit = commands.add_parser(
+        "audit-security",
+        help="least privilege, row-level security (probed on request), credentials, TLS",
+        description="Audit a database's roles, grants, row-level security and connection settings (read-only), "
+        "and the application's files for hard-coded credentials. The database defaults to $DATABASE_URL.",
+    )
+    where_audit = audit.add_mutually_exclusive_group()
+    where_audit.add_argument("--dsn", metavar="URL", help="database URL (prefer $DATABASE_URL: ps shows arguments)")
+    where_audit.add_argument("--database", metavar="NAME", help="a database named in the configuration")
+    audit.add_argument("--paths", nargs="+", metavar="DIR", help="the application's repository: config, code, SQL")
+    audit.add_argument("--app-role", action="append", metavar="NAME",
+                       help="the application's role (repeat; default: login roles that are not superusers)")
+    audit.add_argument("--tenant-column", default="tenant_id", metavar="NAME", help="default: tenant_id")
+    audit.add_argument("--probe-tenants", action="store_true",
+                       help="PostgreSQL: prove tenant isolation as the app role, in a rolled-back transaction")
+    audit.add_argument(
+        "--tenant-setting", metavar="NAME", help="the tenant context setting (default: read from the policies)",
+    )
+    _add_output_flags(audit, ["text", "json", "markdown", "sarif"])
+    audit.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    audit.set_defaults(handler=cmd_audit_security)
+
+    review = commands.add_parser(
+        "checklist-review",
+        help="the production-readiness checklist, every item with a status and evidence",
+        description="Run the production-readiness checklist against a database (read-only) and, with --paths, "
+        "the application's repository. The database defaults to $DATABASE_URL.",
+    )
+    where_review = review.add_mutually_exclusive_group()
+    where_review.add_argument("--dsn", metavar="URL", help="database URL (prefer $DATABASE_URL: ps shows arguments)")
+    where_review.add_argument("--database", metavar="NAME", help="a database named in the configuration")
+    review.add_argument("--paths", nargs="+", metavar="DIR", help="the application's repository")
+    _add_output_flags(review, ["text", "json", "markdown", "sarif"])
+    review.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    review.set_defaults(handler=cmd_checklist_review)
 
     rules = commands.add_parser("rules", help="the rule catalog", description="List every rule dbsage knows.")
     rules.add_argument("--format", choices=["text", "json", "markdown"], default="text")
@@ -306,6 +372,123 @@ def cmd_suggest_indexes(args: argparse.Namespace, out: TextIO) -> int:
     if fail_on is None:
         return EXIT_OK
     return EXIT_FINDINGS if report.fails(fail_on) else EXIT_OK
+
+
+def _progress(message: str) -> None:
+    print(f"dbsage: {message}", file=sys.stderr, flush=True)
+
+
+def _exit_code(report: Report, fail_on_flag: str, config: DbsageConfig) -> int:
+    """1 when a finding not in the baseline is at or above --fail-on, else 0."""
+    if fail_on_flag == "none":
+        return EXIT_OK
+    fail_on = Severity(fail_on_flag)
+    accepted = config.baseline_ids()
+    failing = any(f.severity.at_least(fail_on) and f.id not in accepted for f in report.findings)
+    return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def _write(report: Report, args: argparse.Namespace, out: TextIO, artifact: str | None = None) -> None:
+    if args.format == "json":  # the common CI path: no renderer to import
+        out.write(report.model_dump_json(indent=2) + "\n")
+        return
+    from dbsage.server.render import render_report, use_color
+
+    out.write(render_report(report, args.format, color=use_color(out), artifact=artifact))
+
+
+def _live_database(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The database a command names (a configured name, or a URL) and whether it is a URL."""
+    from dbsage.server.config import URL_ENV
+
+    if args.database is not None:
+        return args.database, False
+    dsn = args.dsn if args.dsn is not None else os.environ.get(URL_ENV, "").strip()
+    return (dsn or None), True
+
+
+def _read_text_file(path: str) -> str:
+    from dbsage.tools.sources.resolve import read_sql_file
+
+    return read_sql_file(path)
+
+
+def cmd_plan_migration(args: argparse.Namespace, out: TextIO) -> int:
+    from dbsage.server.calls_migration import plan_migration
+    from dbsage.server.config import load_config
+
+    config = load_config(args.config)
+    if args.render and not args.out:
+        raise InputError("--render needs --out DIR.", hint="pass --out migrations/")
+    if (args.scratch_dsn or args.scratch_database) and not args.verify:
+        raise InputError("--scratch-dsn/--scratch-database apply only with --verify.", hint="add --verify")
+    if args.current_ddl and not args.target_ddl:
+        raise InputError("--current-ddl applies only with --target-ddl.", hint="add --target-ddl FILE")
+    if bool(args.files) == bool(args.target_ddl):
+        raise InputError("Give migration files, or --target-ddl to plan a schema change, not both.",
+                         hint="dbsage plan-migration migrations/ --dialect postgres")
+    # Only an explicit flag names a database here: plan-migration is offline by default.
+    database = args.database or args.dsn
+    report = plan_migration(
+        config,
+        paths=args.files or None,
+        dialect=args.dialect,
+        server_version=args.server_version,
+        database=database,
+        allow_url=args.database is None,
+        target_ddl=_read_text_file(args.target_ddl) if args.target_ddl else None,
+        current_ddl=_read_text_file(args.current_ddl) if args.current_ddl else None,
+        verify=args.verify,
+        scratch=args.scratch_database or args.scratch_dsn,
+        progress=_progress if args.verify else None,
+    )
+    if args.render:
+        from pathlib import Path
+
+        from dbsage.tools.migration_render import render_plan
+
+        written = render_plan(report, args.render, Path(args.out), name=args.name)
+        for path in written:
+            print(f"dbsage: wrote {path}", file=sys.stderr)
+    _write(report, args, out, artifact=args.files[0] if len(args.files) == 1 else None)
+    return _exit_code(report, args.fail_on, config)
+
+
+def cmd_audit_security(args: argparse.Namespace, out: TextIO) -> int:
+    from dbsage.server.calls import audit_security
+    from dbsage.server.config import URL_ENV, load_config
+
+    config = load_config(args.config)
+    database, is_url = _live_database(args)
+    if database is None and not args.paths:
+        raise InputError(
+            "No database given.", hint=f"pass --dsn URL, --database NAME or --paths DIR, or set ${URL_ENV}"
+        )
+    report = audit_security(
+        config,
+        database=database,
+        allow_url=is_url,
+        paths=args.paths,
+        app_roles=args.app_role,
+        tenant_column=args.tenant_column,
+        probe_tenants=args.probe_tenants,
+        tenant_setting=args.tenant_setting,
+    )
+    _write(report, args, out)
+    return _exit_code(report, args.fail_on, config)
+
+
+def cmd_checklist_review(args: argparse.Namespace, out: TextIO) -> int:
+    from dbsage.server.calls import checklist_review
+    from dbsage.server.config import URL_ENV, load_config
+
+    config = load_config(args.config)
+    database, is_url = _live_database(args)
+    if database is None:
+        raise InputError("No database given.", hint=f"pass --dsn URL, --database NAME or set ${URL_ENV}")
+    report = checklist_review(config, database=database, allow_url=is_url, paths=args.paths, progress=_progress)
+    _write(report, args, out)
+    return _exit_code(report, args.fail_on, config)
 
 
 def cmd_rules(args: argparse.Namespace, out: TextIO) -> int:

@@ -50,8 +50,9 @@ log = logging.getLogger("dbsage.server")
 
 SERVER_NAME = "dbsage"
 INSTRUCTIONS = (
-    "dbsage: a senior data engineer's checks as deterministic, read-only tools. Name databases as configured "
-    "(resource dbsage://databases). The prompt data_engineer says how to use the tools and how to answer."
+    "dbsage: a senior data engineer's checks as deterministic tools that read; only plan_migration's verify "
+    "(a scratch database) and audit_security's tenant probe (rolled back) write, on request. Name databases as "
+    "configured (resource dbsage://databases). The prompt data_engineer says how to use the tools and answer."
 )
 INSPECT_SCHEMA_DESCRIPTION = (
     "A live database (read-only) or DDL text: tables, keys, indexes and design faults as findings with "
@@ -587,6 +588,21 @@ class StaticTokenVerifier:
         return None
 
 
+def _tools(config: DbsageConfig) -> list[Tool]:
+    # The modules of the later tools import this one's helpers, so they load here, not at the top.
+    from dbsage.server.mcp_migration import plan_migration_tool
+    from dbsage.server.mcp_review import audit_security_tool, checklist_review_tool
+
+    return [
+        _inspect_schema_tool(config),
+        _explain_query_tool(config),
+        _suggest_indexes_tool(config),
+        plan_migration_tool(config),
+        audit_security_tool(config),
+        checklist_review_tool(config),
+    ]
+
+
 def build_server(config: DbsageConfig, *, http_url: str | None = None) -> MCPServer[Any]:
     """The MCP server for `config`: the tools, the prompts and the resources.
 
@@ -603,7 +619,7 @@ def build_server(config: DbsageConfig, *, http_url: str | None = None) -> MCPSer
         title="dbsage",
         instructions=INSTRUCTIONS,
         version=__version__,
-        tools=[_inspect_schema_tool(config), _explain_query_tool(config), _suggest_indexes_tool(config)],
+        tools=_tools(config),
         auth=auth,
         token_verifier=verifier,
         log_level="WARNING",

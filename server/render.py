@@ -21,6 +21,7 @@ from dbsage.tools import __version__
 from dbsage.tools.explain import ExplainReport
 from dbsage.tools.findings import Finding, Severity
 from dbsage.tools.indexes import IndexReport
+from dbsage.tools.migration_model import MigrationReport
 from dbsage.tools.plans import PlanNode
 from dbsage.tools.report import Report
 from dbsage.tools.schema import SchemaReport
@@ -124,6 +125,15 @@ def _text_header(report: Report) -> list[str]:
         if report.statement:
             lines.append(f"sent: {_one_line(report.statement)}")
         return lines
+    if isinstance(report, MigrationReport):
+        return [
+            f"plan_migration: {_one_line(', '.join(report.files) or 'SQL text')} ({report.dialect.value}, "
+            f"server version {report.server_version_num})",
+            f"{report.statements} statements; {len(report.steps)} plan steps",
+        ]
+    kind = _review_kind(report)
+    if kind is not None:
+        return [f"{kind}: {_one_line(str(getattr(report, 'source', '')))} ({getattr(report, 'dialect', '')})"]
     if not isinstance(report, SchemaReport):
         return [f"dbsage {getattr(report, 'tool', 'report')}"]
     version = f" {report.server_version}" if report.server_version else ""
@@ -257,6 +267,39 @@ def _text_indexes(report: IndexReport) -> list[str]:
     return lines
 
 
+def _review_kind(report: Report) -> str | None:
+    # By class name: the security and checklist modules load only when such a report is rendered.
+    return {"SecurityReport": "audit_security", "ChecklistReport": "checklist_review"}.get(type(report).__name__)
+
+
+def _review_text(report: Report) -> list[str]:
+    if _review_kind(report) is None:
+        return []
+    from dbsage.server.render_review import checklist_text, security_text
+    from dbsage.tools.checklist_model import ChecklistReport
+    from dbsage.tools.security import SecurityReport
+
+    if isinstance(report, SecurityReport):
+        return security_text(report)
+    if isinstance(report, ChecklistReport):
+        return checklist_text(report)
+    return []
+
+
+def _review_markdown(report: Report) -> list[str]:
+    if _review_kind(report) is None:
+        return []
+    from dbsage.server.render_review import checklist_markdown, security_markdown
+    from dbsage.tools.checklist_model import ChecklistReport
+    from dbsage.tools.security import SecurityReport
+
+    if isinstance(report, SecurityReport):
+        return security_markdown(report)
+    if isinstance(report, ChecklistReport):
+        return checklist_markdown(report)
+    return []
+
+
 def render_text(report: Report, *, color: bool = False) -> str:
     """For a person at a terminal."""
     lines = _text_header(report)
@@ -266,6 +309,11 @@ def render_text(report: Report, *, color: bool = False) -> str:
         lines += _text_plan(report)
     if isinstance(report, IndexReport):
         lines += _text_indexes(report)
+    if isinstance(report, MigrationReport):
+        from dbsage.server.render_migration import migration_text
+
+        lines += migration_text(report)
+    lines += _review_text(report)
     if isinstance(report, SchemaReport):
         tables = _text_tables(report)
         if tables:
@@ -337,6 +385,14 @@ def render_markdown(report: Report) -> str:
         out.append(f"# explain_query: {_md(report.source)}")
         if report.statement:
             out += ["", _md_fence(report.statement)]
+    elif _review_kind(report) == "audit_security":
+        out.append(f"# audit_security: {_md(getattr(report, 'source', ''))}")
+    elif _review_kind(report) == "checklist_review":
+        out.append(f"# checklist_review: {_md(getattr(report, 'source', ''))}")
+    elif isinstance(report, MigrationReport):
+        out.append(f"# plan_migration: {_md(', '.join(report.files) or 'SQL text')}")
+        out += ["", f"{report.dialect.value}, server version {report.server_version_num}; "
+                f"{report.statements} statements, {len(report.steps)} plan steps."]
     else:
         out.append(f"# dbsage {getattr(report, 'tool', 'report')}")
     counts = _severity_counts(report)
@@ -367,6 +423,11 @@ def render_markdown(report: Report) -> str:
             out += ["", f"Workload relative cost: {w.relative_cost:.3f} ({w.cost_unit})."]
         if report.could_not_check:
             out += ["", "Not checked:", *[f"- {_md(gap)}" for gap in report.could_not_check]]
+    if isinstance(report, MigrationReport):
+        from dbsage.server.render_migration import migration_markdown
+
+        out += migration_markdown(report)
+    out += _review_markdown(report)
     if isinstance(report, SchemaReport) and report.tables:
         out += ["", "## Tables", ""]
         out.append("| table | rows | columns | primary key | foreign keys | indexes | findings |")

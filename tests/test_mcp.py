@@ -73,7 +73,16 @@ def rule_objects(report: SchemaReport, rule_id: str) -> set[str]:
 
 def test_tools_list_offers_inspect_schema_with_schemas_and_annotations() -> None:
     tools = with_client(config_for(), lambda c: c.list_tools()).tools
-    assert [t.name for t in tools] == ["inspect_schema", "explain_query", "suggest_indexes"]
+    assert [t.name for t in tools] == [
+        "inspect_schema", "explain_query", "suggest_indexes", "plan_migration", "audit_security", "checklist_review",
+    ]
+    # Only the modes that write on request (verify's scratch database, the rolled-back probe) are not read-only.
+    read_only = {t.name: t.annotations.read_only_hint for t in tools if t.annotations is not None}
+    assert read_only == {
+        "inspect_schema": True, "explain_query": True, "suggest_indexes": True,
+        "plan_migration": False, "audit_security": False, "checklist_review": True,
+    }
+    assert all(t.output_schema is not None for t in tools)
     tool = tools[0]
     assert tool.output_schema is not None
     assert {"findings", "severity_counts", "next_cursor"} <= set(tool.output_schema["properties"])
@@ -354,10 +363,26 @@ def test_stdio_end_to_end(
             listed = (await client.list_tools()).tools
             results = {name: await client.call_tool("inspect_schema", {"database": name}) for name in urls}
             results["ddl"] = await client.call_tool("inspect_schema", {"ddl": ddl, "dialect": "postgres"})
+            later["plan"] = await client.call_tool("plan_migration", {
+                "sql": "CREATE INDEX idx_orders_total ON orders (total);", "database": "pg",
+            })
+            later["audit_pg"] = await client.call_tool("audit_security", {"database": "pg"})
+            later["audit_maria"] = await client.call_tool("audit_security", {"database": "maria"})
+            later["review_lite"] = await client.call_tool("checklist_review", {"database": "lite"})
             return listed, results
 
+    later: dict[str, CallToolResult] = {}
     listed, results = anyio.run(session)
-    assert [t.name for t in listed] == ["inspect_schema", "explain_query", "suggest_indexes"]
+    assert [t.name for t in listed][:3] == ["inspect_schema", "explain_query", "suggest_indexes"]
+    assert all(not r.is_error and r.structured_content for r in later.values()), {
+        k: text_of(r) for k, r in later.items() if r.is_error
+    }
+    plan = later["plan"].structured_content or {}
+    assert "migration.create_index_not_concurrently" in {f["rule_id"] for f in plan["findings"]}
+    assert any("CONCURRENTLY" in step["sql"] and not step["transactional"] for step in plan["steps"])
+    assert (later["audit_maria"].structured_content or {})["dialect"] == "mariadb"
+    review = later["review_lite"].structured_content or {}
+    assert all(item["status"] for section in review["sections"] for item in section["items"])
     assert listed[0].output_schema is not None and "findings" in listed[0].output_schema["properties"]
     fixtures["ddl"] = "planted_postgres.sql"
     for name, result in results.items():

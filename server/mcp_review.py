@@ -1,0 +1,121 @@
+"""The audit_security and checklist_review MCP tools."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver.tools import Tool
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from dbsage.server.calls import audit_security as run_audit_security
+from dbsage.server.calls import checklist_review as run_checklist_review
+from dbsage.server.config import DbsageConfig
+from dbsage.server.mcp_server import (
+    BEGIN_DATA,
+    END_DATA,
+    SUMMARY_FINDINGS,
+    _default_database,
+    _internal_error,
+    _quote,
+    error_result,
+    read_only_tool,
+    report_result,
+)
+from dbsage.tools.checklist_model import ChecklistReport, ItemStatus
+from dbsage.tools.errors import DbsageError
+from dbsage.tools.security import SecurityReport
+
+AUDIT_SECURITY_DESCRIPTION = (
+    "Least privilege, row-level security, role attributes, SECURITY DEFINER functions, password and TLS "
+    "settings of a database, and hard-coded credentials in paths: findings with fix SQL. probe_tenants=true "
+    "proves tenant isolation as the app role (PostgreSQL; writes rolled back): the only mode that writes."
+)
+CHECKLIST_REVIEW_DESCRIPTION = (
+    "The production-readiness checklist (schema, migrations, security, performance, backup and recovery, "
+    "monitoring) for a database and optional repository paths: each item pass/warn/fail/unknown/"
+    "not_applicable with evidence, a readiness score and prioritised recommendations."
+)
+
+
+def summarize_security(report: SecurityReport) -> str:
+    counts: dict[str, int] = {}
+    for f in report.findings:
+        counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+    phrase = ", ".join(f"{n} {s}" for s, n in counts.items()) or "none"
+    lines = [f"audit_security on {_quote(report.source)} ({report.dialect}): {len(report.findings)} findings "
+             f"({phrase}); app roles: {_quote(', '.join(report.app_roles) or 'none detected')}."]
+    if report.probe is not None:
+        p = report.probe
+        verdict = f"refused: {_quote(p.refused)}" if p.refused else ("isolated" if p.isolated else "NOT isolated")
+        lines.append(f"Tenant probe as {_quote(p.app_role, 80)}: {verdict} ({len(p.steps)} steps).")
+    quoted = [f"- {f.severity.value} {f.rule_id} {_quote(f.object, 120)}: {_quote(f.message)}"
+              for f in report.findings[:SUMMARY_FINDINGS]]
+    quoted += [f"- not checked: {_quote(gap)}" for gap in report.not_checked]
+    if quoted:
+        lines += [BEGIN_DATA, *quoted, END_DATA]
+    return "\n".join(lines)
+
+
+def summarize_checklist(report: ChecklistReport) -> str:
+    c = report.score_counts
+    score = "n/a" if report.score is None else f"{report.score:.2f}"
+    lines = [f"checklist_review on {_quote(report.source)} ({report.dialect.value}): readiness {score}; "
+             f"{c.get('pass', 0)} pass, {c.get('warn', 0)} warn, {c.get('fail', 0)} fail, "
+             f"{c.get('unknown', 0)} unknown, {c.get('not_applicable', 0)} not applicable."]
+    failing = [i for s in report.sections for i in s.items if i.status in (ItemStatus.FAIL, ItemStatus.WARN)]
+    quoted = [f"- {i.status.value} {i.id}: {_quote(i.text)}" for i in failing[:SUMMARY_FINDINGS]]
+    quoted += [f"- do ({r.priority}): {_quote(r.text)}" for r in report.recommendations[:10]]
+    if quoted:
+        lines += [BEGIN_DATA, *quoted, END_DATA]
+    return "\n".join(lines)
+
+
+def audit_security_tool(config: DbsageConfig) -> Tool:
+    def audit_security(
+        database: Annotated[str | None, Field(description="Configured database name")] = None,
+        paths: Annotated[list[str] | None, Field(description="Repository paths to scan for credentials")] = None,
+        app_roles: Annotated[list[str] | None, Field(description="Default: login roles, not superusers")] = None,
+        tenant_column: str = "tenant_id",
+        probe_tenants: bool = False,
+        tenant_setting: Annotated[str | None, Field(description="Default: read from the policies")] = None,
+    ) -> Annotated[CallToolResult, SecurityReport]:
+        try:
+            if database is None and not paths:
+                database = _default_database(config)
+            report = run_audit_security(
+                config, database=database, paths=paths, app_roles=app_roles, tenant_column=tenant_column,
+                probe_tenants=probe_tenants, tenant_setting=tenant_setting,
+            )
+        except DbsageError as exc:
+            return error_result(exc)
+        except Exception as exc:
+            return _internal_error(exc, "audit_security")
+        return report_result(report, summarize_security(report))
+
+    tool = read_only_tool(
+        audit_security, "audit_security", "Audit security", AUDIT_SECURITY_DESCRIPTION, SecurityReport
+    )
+    # probe_tenants writes inside a transaction that is always rolled back; triggers on the probed tables fire.
+    tool.annotations = ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+    return tool
+
+
+def checklist_review_tool(config: DbsageConfig) -> Tool:
+    def checklist_review(
+        database: Annotated[str | None, Field(description="Configured database name")] = None,
+        paths: Annotated[list[str] | None, Field(description="The application's repository paths")] = None,
+    ) -> Annotated[CallToolResult, ChecklistReport]:
+        try:
+            report = run_checklist_review(config, database=database or _default_database(config), paths=paths)
+        except DbsageError as exc:
+            return error_result(exc)
+        except Exception as exc:
+            return _internal_error(exc, "checklist_review")
+        return report_result(report, summarize_checklist(report))
+
+    return read_only_tool(
+        checklist_review, "checklist_review", "Checklist review", CHECKLIST_REVIEW_DESCRIPTION, ChecklistReport
+    )
