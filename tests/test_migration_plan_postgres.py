@@ -448,3 +448,17 @@ def test_sample_databases(postgres_db: PostgresFactory, realworld: Any) -> None:
     assert value(url, "SELECT count(*) FROM pg_views WHERE viewname = 'address'") == 0
     assert value(url, "SELECT is_nullable FROM information_schema.columns WHERE table_name = 'customer' "
                       "AND column_name = 'email'") == "NO"
+
+
+def test_dropped_constraints_come_back_and_typed_batches(postgres_db: PostgresFactory) -> None:
+    setup = SHOP + ("ALTER TABLE orders ADD CONSTRAINT qty_ck CHECK (qty >= 0), ADD CONSTRAINT orders_cust_fk "
+                    "FOREIGN KEY (cust_id) REFERENCES cust (id) ON DELETE CASCADE;")
+    steps, _ = check_rewrite(
+        postgres_db, "ALTER TABLE orders DROP CONSTRAINT qty_ck, DROP CONSTRAINT orders_cust_fk;\n"
+                     "UPDATE orders SET code = 5 WHERE id <= 7000;\nTRUNCATE logs;",
+        setup=setup, data="SELECT count(*) FILTER (WHERE code = '5') FROM orders")
+    drops = [s for s in steps if "DROP CONSTRAINT" in s.sql]
+    assert len(drops) == 2 and all(s.phase is Phase.CONTRACT and s.rollback_sql for s in drops)
+    assert "ON DELETE CASCADE NOT VALID" in (drops[1].rollback_sql or "")
+    assert "CAST(5 AS text)" in steps[0].sql and steps[0].repeat == "until_no_rows"
+    assert steps[-1].irreversible and "TRUNCATE" in steps[-1].sql

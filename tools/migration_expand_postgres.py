@@ -480,7 +480,13 @@ def batched_dml(stmt: ast.UpdateStmt | ast.DeleteStmt, text: str, sc: Scope) -> 
         reads_own = any(_walk(t.val) and (_cols(t.val) & set_cols) for t in targets)
         if not reads_own and not any(_time_dependent(t.val) for t in targets):
             cols = ", ".join(q(str(t.name)) for t in targets)
-            vals = ", ".join(show(t.val) for t in targets)  # type: ignore[arg-type]
+            known = {c.name.lower(): c.data_type for c in table.columns} if table is not None else {}
+
+            def typed(target: ast.ResTarget) -> str:
+                kind = known.get(str(target.name).lower())
+                return f"CAST({show(target.val)} AS {kind})" if kind else show(target.val)  # type: ignore[arg-type]
+
+            vals = ", ".join(typed(t) for t in targets)
             guard = (f"{cols} IS DISTINCT FROM ({vals})" if len(targets) == 1
                      else f"ROW({cols}) IS DISTINCT FROM ROW({vals})")
         else:

@@ -216,6 +216,9 @@ class _Planner:
             from dbsage.tools.migration_expand_postgres import rename
 
             return rename(node, text, sc)
+        if isinstance(node, ast.TruncateStmt):
+            return single(sc, text, "TRUNCATE: IRREVERSIBLE, the rows are gone (ACCESS EXCLUSIVE while it runs)",
+                          phase=Phase.CONTRACT, irreversible=True)
         sc.note(f"{type(node).__name__}: kept as written; no rollback SQL is generated for it.")
         return single(sc, text, f"{type(node).__name__.removesuffix('Stmt')} (kept as written)", lock=None)
 

@@ -290,8 +290,34 @@ def _inverse(rel: Rel, cmd: ast.AlterTableCmd, sc: Scope) -> str | None:
         return f"ALTER TABLE {rel.sql} SET UNLOGGED;"
     if sub == AT.AT_SetUnLogged:
         return f"ALTER TABLE {rel.sql} SET LOGGED;"
-    if sub in (AT.AT_SetStatistics, AT.AT_ClusterOn, AT.AT_DropCluster, AT.AT_ValidateConstraint):
+    if sub == AT.AT_DropConstraint and cmd.name:
+        return _readd_constraint(rel, cmd.name, sc)
+    return None
+
+
+def _readd_constraint(rel: Rel, name: str, sc: Scope) -> str | None:
+    """SQL re-creating a dropped CHECK or FOREIGN KEY from what the catalog knows (NOT VALID, then VALIDATE)."""
+    table = sc.find_table(rel)
+    if table is None:
         return None
+    lowered = name.lower()
+    validate = f"ALTER TABLE {rel.sql} VALIDATE CONSTRAINT {q(name)};"
+    for check in table.check_constraints:
+        if (check.name or "").lower() == lowered:
+            expr = check.expression.strip()
+            expr = expr[len("CHECK"):].strip() if expr.upper().startswith("CHECK") else f"({expr})"
+            add = f"ALTER TABLE {rel.sql} ADD CONSTRAINT {q(name)} CHECK {expr} NOT VALID;"
+            return add + ("\n" + validate if check.validated else "")
+    for fk in table.foreign_keys:
+        if (fk.name or "").lower() == lowered:
+            ref = f"{q(fk.ref_schema)}.{q(fk.ref_table)}"
+            actions = (f" ON DELETE {fk.on_delete}" if fk.on_delete != "NO ACTION" else "") + (
+                f" ON UPDATE {fk.on_update}" if fk.on_update != "NO ACTION" else "")
+            defer = " DEFERRABLE" if fk.deferrable else ""
+            cols = ", ".join(q(c) for c in fk.columns)
+            add = (f"ALTER TABLE {rel.sql} ADD CONSTRAINT {q(name)} FOREIGN KEY ({cols}) "
+                   f"REFERENCES {ref} ({', '.join(q(c) for c in fk.ref_columns)}){actions}{defer} NOT VALID;")
+            return add + ("\n" + validate if fk.validated else "")
     return None
 
 
@@ -341,6 +367,9 @@ def alter_cmd(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd, rel: Rel, sc: Sc
     timing = "scan" if sub in (AT.AT_ValidateConstraint, AT.AT_AttachPartition) else "ddl"
     if sub == AT.AT_DropConstraint and cmd.name:
         sc.barrier(cmd.name, Phase.CONTRACT)
+        if rollback is None:
+            sc.note(f"DROP CONSTRAINT {cmd.name}: its definition is not known here (or it is a UNIQUE/PRIMARY KEY), "
+                    "so the step has no rollback SQL.")
     phase = Phase.CONTRACT if sub in (AT.AT_DropConstraint, AT.AT_DropNotNull) else Phase.EXPAND
     label = sub.name.removeprefix("AT_") if sub is not None else "ALTER"
     return single(sc, text, f"{label} on {rel.label}", phase=phase, lock=lock,
