@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--render", choices=["sql", "alembic", "flyway"], help="also write the plan as files")
     plan.add_argument("--out", metavar="DIR", help="with --render: the folder to write to")
     plan.add_argument("--name", default="dbsage_plan", metavar="NAME", help="with --render: the migration's name")
+    plan.add_argument("--flyway-version", metavar="V", help="with --render flyway: version (default: UTC timestamp)")
+    plan.add_argument("--down-revision", metavar="REV", help="with --render alembic: the revision this one follows")
     _add_output_flags(plan, ["text", "json", "markdown", "sarif"])
     plan.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     plan.set_defaults(handler=cmd_plan_migration)
@@ -447,7 +449,10 @@ def cmd_plan_migration(args: argparse.Namespace, out: TextIO) -> int:
 
         from dbsage.tools.migration_render import render_plan
 
-        written = render_plan(report, args.render, Path(args.out), name=args.name)
+        written = render_plan(
+            report, args.render, Path(args.out), name=args.name, version=args.flyway_version,
+            down_revision=args.down_revision,
+        )
         for path in written:
             print(f"dbsage: wrote {path}", file=sys.stderr)
     _write(report, args, out, artifact=args.files[0] if len(args.files) == 1 else None)

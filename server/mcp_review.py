@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, ToolAnnotations
@@ -24,6 +24,7 @@ from dbsage.server.mcp_server import (
 )
 from dbsage.tools.checklist_model import ChecklistReport, ItemStatus
 from dbsage.tools.errors import DbsageError
+from dbsage.tools.findings import Finding
 from dbsage.tools.security import SecurityReport
 
 AUDIT_SECURITY_DESCRIPTION = (
@@ -36,6 +37,32 @@ CHECKLIST_REVIEW_DESCRIPTION = (
     "monitoring) for a database and optional repository paths: each item pass/warn/fail/unknown/"
     "not_applicable with evidence, a readiness score and prioritised recommendations."
 )
+
+
+Detail = Literal["concise", "full"]
+CONCISE_NOTE = "Concise answer: findings without evidence{more}; detail=full has everything."
+
+
+def concise_findings(findings: list[Finding], *, keep_fix: bool) -> list[Finding]:
+    """Findings without their evidence (and fix SQL unless kept): a whole review fits one answer."""
+    return [
+        f.model_copy(update={"evidence": {}, "fix": f.fix if keep_fix else None, "remediation": None})
+        for f in findings
+    ]
+
+
+def concise_security(report: SecurityReport) -> SecurityReport:
+    probe = report.probe
+    if probe is not None:
+        steps = [s.model_copy(update={"sql": "", "expected": ""}) for s in probe.steps]
+        probe = probe.model_copy(update={"steps": steps})
+    return report.model_copy(
+        update={"findings": concise_findings(report.findings, keep_fix=True), "probe": probe}
+    )
+
+
+def concise_checklist(report: ChecklistReport) -> ChecklistReport:
+    return report.model_copy(update={"findings": concise_findings(report.findings, keep_fix=False)})
 
 
 def summarize_security(report: SecurityReport) -> str:
@@ -79,6 +106,7 @@ def audit_security_tool(config: DbsageConfig) -> Tool:
         tenant_column: str = "tenant_id",
         probe_tenants: bool = False,
         tenant_setting: Annotated[str | None, Field(description="Default: read from the policies")] = None,
+        detail: Detail = "concise",
     ) -> Annotated[CallToolResult, SecurityReport]:
         try:
             if database is None and not paths:
@@ -91,7 +119,11 @@ def audit_security_tool(config: DbsageConfig) -> Tool:
             return error_result(exc)
         except Exception as exc:
             return _internal_error(exc, "audit_security")
-        return report_result(report, summarize_security(report))
+        summary = summarize_security(report)
+        if detail == "concise":
+            report = concise_security(report)
+            summary += "\n" + CONCISE_NOTE.format(more=", probe steps without their SQL and expectation")
+        return report_result(report, summary)
 
     tool = read_only_tool(
         audit_security, "audit_security", "Audit security", AUDIT_SECURITY_DESCRIPTION, SecurityReport
@@ -107,6 +139,7 @@ def checklist_review_tool(config: DbsageConfig) -> Tool:
     def checklist_review(
         database: Annotated[str | None, Field(description="Configured database name")] = None,
         paths: Annotated[list[str] | None, Field(description="The application's repository paths")] = None,
+        detail: Detail = "concise",
     ) -> Annotated[CallToolResult, ChecklistReport]:
         try:
             report = run_checklist_review(config, database=database or _default_database(config), paths=paths)
@@ -114,7 +147,11 @@ def checklist_review_tool(config: DbsageConfig) -> Tool:
             return error_result(exc)
         except Exception as exc:
             return _internal_error(exc, "checklist_review")
-        return report_result(report, summarize_checklist(report))
+        summary = summarize_checklist(report)
+        if detail == "concise":
+            report = concise_checklist(report)
+            summary += "\n" + CONCISE_NOTE.format(more=" or fix SQL (the tool that found each has them)")
+        return report_result(report, summary)
 
     return read_only_tool(
         checklist_review, "checklist_review", "Checklist review", CHECKLIST_REVIEW_DESCRIPTION, ChecklistReport
