@@ -5,7 +5,8 @@ DDL on the scratch side; rows are copied in batches (PostgreSQL: binary COPY; Ma
 INSERTs), at most `sample_rows` per table, child rows whose parent row was left out are deleted before
 the foreign keys are added. PostgreSQL DDL is generated from the catalog (pg_get_constraintdef,
 pg_get_indexdef, pg_get_triggerdef...) rather than by pg_dump: pg_dump may be missing or older than
-the server, and `pg_dump -t` leaves out the types and functions the tables need anyway.
+the server, and `pg_dump -t` leaves out the types and functions the tables need anyway. A partitioned
+table comes with all its partitions (and their bounds); indexes and constraints are made on the parent.
 MariaDB/MySQL copies SHOW CREATE TABLE. Views, policies, grants and comments are not copied.
 
 A `ScratchArea` hands out fresh copies of the original state, one per run, and cleans up afterwards:
@@ -147,6 +148,23 @@ FROM pg_catalog.pg_sequence WHERE seqrelid = %s::regclass
 """
 
 
+_PG_PARTITIONS = """
+WITH RECURSIVE parts AS (
+    SELECT i.inhrelid AS oid, 1 AS depth FROM pg_catalog.pg_inherits i WHERE i.inhparent = %s::regclass
+    UNION ALL
+    SELECT i.inhrelid, p.depth + 1 FROM pg_catalog.pg_inherits i JOIN parts p ON i.inhparent = p.oid
+)
+SELECT c.oid::regclass::text AS ref, i.inhparent::regclass::text AS parent,
+       pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound,
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey
+FROM parts p
+JOIN pg_catalog.pg_class c ON c.oid = p.oid
+JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
+WHERE c.relpartbound IS NOT NULL
+ORDER BY p.depth, 1
+"""
+
+
 @dataclass
 class _PgTable:
     ref: str
@@ -154,6 +172,17 @@ class _PgTable:
     constraints: list[dict[str, Any]]
     indexes: list[str]
     triggers: list[dict[str, Any]]
+    partition_key: str | None = None
+    partitions: list[dict[str, Any]] = field(default_factory=list)
+
+    def create_sql(self) -> list[str]:
+        """CREATE TABLE, and for a partitioned table every partition (routed rows need somewhere to go)."""
+        out = [f"CREATE TABLE {self.ref} ({', '.join(_pg_column_sql(c) for c in self.columns)})"
+               + (f" PARTITION BY {self.partition_key}" if self.partition_key else "")]
+        for part in self.partitions:
+            out.append(f"CREATE TABLE {part['ref']} PARTITION OF {part['parent']} {part['bound']}"
+                       + (f" PARTITION BY {part['partkey']}" if part["partkey"] else ""))
+        return out
 
     @property
     def copied_columns(self) -> list[str]:
@@ -215,12 +244,19 @@ def _pg_definitions(session: GuardedSession, tables: list[Table]) -> _PgDefiniti
                         f"MINVALUE {s['min']} MAXVALUE {s['max']} START {s['start']}"
                         + (" CYCLE" if s["cycle"] else "")
                     )
+        key = session.catalog_value(
+            "SELECT CASE WHEN relkind = 'p' THEN pg_catalog.pg_get_partkeydef(oid) END FROM pg_catalog.pg_class "
+            "WHERE oid = %s::regclass", [ref],
+        )
         defs.tables.append(_PgTable(
             ref=ref,
             columns=columns,
             constraints=session.catalog(_PG_CONSTRAINTS, [ref]),
-            indexes=[r["def"] for r in session.catalog(_PG_INDEXES, [ref])],
+            # A partitioned table's index is defined ON ONLY the parent; without ONLY it reaches the partitions.
+            indexes=[re.sub(r" ON ONLY ", " ON ", r["def"], count=1) for r in session.catalog(_PG_INDEXES, [ref])],
             triggers=session.catalog(_PG_TRIGGERS, [ref]),
+            partition_key=key,
+            partitions=session.catalog(_PG_PARTITIONS, [ref]) if key else [],
         ))
     defs.schemas = sorted(set(defs.schemas))
     return defs
@@ -255,7 +291,8 @@ def clone_postgres(plan: ClonePlan, target: LiveDatabase, say: Callable[[str], N
         for statement in defs.types + defs.sequences:
             conn.execute(statement.encode())
         for t in defs.tables:
-            conn.execute(f"CREATE TABLE {t.ref} ({', '.join(_pg_column_sql(c) for c in t.columns)})".encode())
+            for statement in t.create_sql():
+                conn.execute(statement.encode())
         for t in defs.tables:
             cols = ", ".join(t.copied_columns)
             limit = f" LIMIT {int(plan.sample_rows)}" if plan.sample_rows > 0 else ""
