@@ -138,7 +138,7 @@ class _Linter:
             return
         assert st.table is not None
         table = self.state.table(st.schema, st.table)
-        if table.created_here and st.kind != "create_trigger":
+        if table.created_here:
             return
         value = settings.get("lock_wait_timeout")
         limit = self.ctx.options.threshold("migration.mysql_lock_wait_timeout_s", LOCK_WAIT_LIMIT_S)

@@ -9,7 +9,8 @@ INPLACE, COPY), the weakest lock it allows, and whether the table is rebuilt; li
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from dbsage.tools.catalog import Column, Dialect, Table
 from dbsage.tools.migration_model import MigrationContext
@@ -110,28 +111,47 @@ def _table_sql(schema: str | None, name: str) -> str:
     return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
 
 
+@lru_cache(maxsize=20_000)
 def read_statement(text: str) -> MyStatement:
-    """Classify one statement; `unparsable` (with the reason) rather than an exception."""
+    """Classify one statement; `unparsable` (with the reason) rather than an exception.
+
+    Cached: the linter and the planner read the same statements; callers must not modify the result.
+    """
     m = _SET_STATEMENT.match(text)
     if m is not None:
-        inner = read_statement(m.group("stmt"))
-        inner.settings.update(_settings(m.group("vars")))
+        inner = replace(read_statement(m.group("stmt")))
+        inner.settings = {**inner.settings, **_settings(m.group("vars"))}
         inner.text = text
         return inner
+    head = _FIRST_WORD.match(text)
+    if head is None:
+        return MyStatement("unparsable", text, error=f"'{text.strip()[:20]}' does not start a MySQL statement")
+    verb = head.group(1).upper()
+    if verb not in _VERBS:
+        return MyStatement("unparsable", text, error=f"'{head.group(1)}' does not start a MySQL statement")
+    if verb not in _READ_VERBS:
+        return MyStatement("other", text)  # INSERT, SELECT, GRANT...: no schema hazard, and not worth tokenizing
     tokens = tokenize(text)
-    if not tokens:
-        return MyStatement("other", text)
     for token in tokens:
-        if token.kind in ("ident", "string") and (len(token.text) < 2 or token.text[-1] != token.text[0]):
+        if token.kind in ("ident", "string") and not _closed(token.text):
             return MyStatement("unparsable", text, error="a quoted name or string is never closed")
     cur = Cursor(tokens, text)
-    first = tokens[0]
-    if first.kind != "word" or first.value.upper() not in _VERBS:
-        return MyStatement("unparsable", text, error=f"'{first.text}' does not start a MySQL statement")
     try:
         return _read(cur, text)
     except (DdlSyntaxError, AssertionError, IndexError, ValueError) as exc:
         return MyStatement("unparsable", text, error=str(exc) or "unexpected syntax")
+
+
+_FIRST_WORD = re.compile(r"\s*([A-Za-z_]+)")
+_READ_VERBS = {"ALTER", "CREATE", "DROP", "RENAME", "OPTIMIZE", "TRUNCATE", "UPDATE", "DELETE", "SET"}
+
+
+def _closed(raw: str) -> bool:
+    """A quoted token ends with the quote it opened with (string prefixes such as N'' or _utf8mb4'' allowed)."""
+    start = min((i for i in (raw.find("'"), raw.find("`"), raw.find('"'), raw.find("[")) if i >= 0), default=0)
+    body = raw[start:]
+    closing = "]" if body[:1] == "[" else body[:1]
+    return len(body) >= 2 and body.endswith(closing)
 
 
 def _settings(text: str) -> dict[str, str]:
