@@ -188,9 +188,14 @@ def test_refused_statement_and_incomplete_rollback_are_reported(pg_source: str) 
     v = verify_pg(pg_source, "CREATE INDEX orders_note_idx ON orders (note);\nCOPY orders TO PROGRAM 'true';", [
         step(1, pg_lock("CREATE INDEX CONCURRENTLY orders_note_idx ON orders (note);"), transactional=False,
              rollback="SELECT 1;"),
+        # Fails on the data; its rollback then fails too, which is no difference of its own.
+        step(2, "ALTER TABLE orders ADD CONSTRAINT orders_negative CHECK (total < 0);",
+             rollback="ALTER TABLE orders DROP CONSTRAINT orders_negative;"),
+        step(3, "CREATE INDEX orders_never ON orders (ref);", rollback="DROP INDEX orders_never;"),
     ])
     assert v.original.error is not None and "statement 2 was refused by the guard" in v.original.error
     assert v.summary.startswith("original failed")
+    assert v.plan.error is not None and v.plan.error.startswith("step 2 failed") and "orders_negative" in v.plan.error
     assert not v.rollback_restores_schema
     assert any("orders_note_idx" in d and "left behind" in d for d in v.schema_differences)
     assert "rollback leaves 1 difference(s)" in v.summary

@@ -155,7 +155,7 @@ def _verify(
                                                                                  limits))
             plan.lock_timeout_retries = outcome.retries
             say("rolling the plan back")
-            rollback_errors = _run_rollback(db, dialect, outcome.done, steps, limits)
+            rollback_errors = _run_rollback(db, dialect, outcome.done, steps, limits, outcome.failed)
             after = load_catalog(db)
     finally:
         area.close()
@@ -325,6 +325,7 @@ class _PlanOutcome:
         self.done: list[int] = []
         self.skipped: list[int] = []
         self.retries = 0
+        self.failed: int | None = None
 
 
 def _run_plan(
@@ -354,6 +355,7 @@ def _run_plan(
                     time.sleep(0.1 * 2 ** attempt)
                     continue
                 outcome.done.append(step.number)  # partly done: its rollback may still be needed
+                outcome.failed = step.number
                 return f"step {step.number} failed: {exc}"
         outcome.done.append(step.number)
     return None
@@ -380,8 +382,11 @@ def _run_step(conn: Any, dialect: Dialect, step: Step, pieces: list[str]) -> Non
     raise _StepFailed(f"the batch still changed rows after {MAX_BATCHES} runs")
 
 
-def _run_rollback(db: LiveDatabase, dialect: Dialect, done: list[int], steps: list[Step], limits: Limits) -> list[str]:
-    """The down migration: rollback SQL of the steps that ran, last first. Failures come back as differences."""
+def _run_rollback(
+    db: LiveDatabase, dialect: Dialect, done: list[int], steps: list[Step], limits: Limits, failed: int | None
+) -> list[str]:
+    """The down migration: rollback SQL of the steps that ran, last first. Failures come back as differences,
+    except the failed step's own (it may have done nothing to undo; the schema comparison has the last word)."""
     errors: list[str] = []
     by_number = {s.number: s for s in steps}
     with db.scratch_connection() as conn:
@@ -396,7 +401,8 @@ def _run_rollback(db: LiveDatabase, dialect: Dialect, done: list[int], steps: li
             except (_StepFailed, GuardRefused) as exc:
                 _recover(conn, dialect)
                 message = exc.message if isinstance(exc, GuardRefused) else str(exc)
-                errors.append(f"rollback of step {number} failed: {message}")
+                if number != failed:
+                    errors.append(f"rollback of step {number} failed: {message}")
     return errors
 
 
