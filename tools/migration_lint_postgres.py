@@ -96,7 +96,49 @@ def lint_postgres(script: MigrationScript, ctx: MigrationContext) -> tuple[list[
                          f"The transaction opened at line {start.line} is never committed: the migration tool "
                          "commits it, rolls it back or leaves it open depending on how it runs the file.",
                          scale=False, fix="COMMIT;"), start, walk, findings, suppressed)
+    for hazard, stmt in unindexed_foreign_keys(walk):
+        _emit(hazard, stmt, walk, findings, suppressed)
     return findings, suppressed
+
+
+def _leading_columns(index_columns: list[str | None]) -> list[str]:
+    out: list[str] = []
+    for column in index_columns:
+        if column is None:
+            break
+        out.append(column.lower())
+    return out
+
+
+def unindexed_foreign_keys(walk: Walk) -> list[tuple[Hazard, MigrationStatement]]:
+    """Foreign keys the migration adds whose columns lead no index, once the whole migration is read.
+
+    Decided only where every index of the table is known: a table the migration creates, or one the
+    live (or current DDL) catalog describes; offline, an existing table's indexes are unknown.
+    """
+    out: list[tuple[Hazard, MigrationStatement]] = []
+    for table, columns, ref, stmt in walk.foreign_keys:
+        live = walk.live_table(table)
+        if live is None and not walk.is_new(table):
+            continue
+        leading = list(walk.index_columns.get(table, []))
+        if live is not None:
+            leading += [_leading_columns(i.column_names) for i in live.indexes if i.predicate is None]
+            if live.primary_key is not None:
+                leading.append([c.lower() for c in live.primary_key.columns])
+        wanted = set(columns)
+        if any(set(cols[: len(columns)]) == wanted for cols in leading):
+            continue
+        t = qualified(table)
+        cols = ", ".join(columns)
+        hazard = Hazard("migration.foreign_key_without_index", f"{t}({','.join(columns)})", ObjectType.COLUMNS,
+                        f"The foreign key {t}({cols}) -> {ref} has no index leading with its columns: every "
+                        f"DELETE or key UPDATE on {ref} scans {t}, under lock.", table=table, scale=False,
+                        fix=f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {table[1]}_{'_'.join(columns)}_idx "
+                        f"ON {t} ({cols});  -- outside a transaction block",
+                        evidence={"columns": list(columns), "referenced_table": ref})
+        out.append((hazard, stmt))
+    return out
 
 
 def _wrapped(file: MigrationFile, assume: float | None) -> bool:

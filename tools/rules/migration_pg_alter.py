@@ -123,11 +123,34 @@ def alter_table(fields: Node, stmt: MigrationStatement, walk: Walk) -> tuple[lis
             if part.get("concurrent"):
                 lock = SHARE_UPDATE_EXCLUSIVE
         effects.append(Effect(table, lock))
+        if sub in ("AT_AddConstraint", "AT_AddColumn"):
+            _note_keys(sub, cmd, table, stmt, walk)
         found = _command(sub, cmd, table, new, stmt, walk, effects)
         if len(cmds) == 1 and sub == "AT_AddConstraint":
             _not_valid_fix(found, cmd, stmt.text, table)
         hazards.extend(found)
     return hazards, effects
+
+
+def _note_keys(sub: str, cmd: Node, table: tuple[str, str], stmt: MigrationStatement, walk: Walk) -> None:
+    """Remember the indexes and foreign keys ADD CONSTRAINT / ADD COLUMN create (checked after the walk)."""
+    _, node = unwrap(cmd.get("def"))
+    if sub == "AT_AddColumn":
+        col = str(node.get("colname", ""))
+        for kind, con in _constraints(node):
+            if kind == "Constraint" and con.get("contype") in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
+                walk.add_index(table, [col])
+            elif kind == "Constraint" and con.get("contype") == "CONSTR_FOREIGN":
+                ref_schema, ref_name = relation_name(con.get("pktable"), walk.default_schema)
+                walk.add_foreign_key(table, [col], f"{ref_schema}.{ref_name}", stmt)
+        return
+    contype = node.get("contype")
+    if contype in ("CONSTR_PRIMARY", "CONSTR_UNIQUE") and not node.get("indexname"):
+        keys: list[str | None] = list(strings(node.get("keys")))
+        walk.add_index(table, keys)
+    elif contype == "CONSTR_FOREIGN":
+        ref_schema, ref_name = relation_name(node.get("pktable"), walk.default_schema)
+        walk.add_foreign_key(table, strings(node.get("fk_attrs")), f"{ref_schema}.{ref_name}", stmt)
 
 
 def _not_valid_fix(found: list[Hazard], cmd: Node, text: str, table: tuple[str, str]) -> None:

@@ -85,6 +85,9 @@ class Walk:
     proven_not_null: set[tuple[str, str, str]] = field(default_factory=set)
     unvalidated_here: set[tuple[str, str, str]] = field(default_factory=set)
     dropped_constraints: set[tuple[str, str, str]] = field(default_factory=set)
+    # indexes (leading column lists, lower-cased) and foreign keys the migration creates, checked at the end
+    index_columns: dict[tuple[str, str], list[list[str]]] = field(default_factory=dict)
+    foreign_keys: list[tuple[tuple[str, str], list[str], str, MigrationStatement]] = field(default_factory=list)
 
     @property
     def default_schema(self) -> str:
@@ -103,6 +106,19 @@ class Walk:
     def live_column(self, table: tuple[str, str], column: str) -> Column | None:
         live = self.live_table(table)
         return live.column(column) if live is not None else None
+
+    def add_index(self, table: tuple[str, str], columns: list[str | None]) -> None:
+        """Remember an index the migration creates; its leading plain columns are what can serve a lookup."""
+        leading: list[str] = []
+        for column in columns:
+            if column is None:
+                break
+            leading.append(column.lower())
+        if leading:
+            self.index_columns.setdefault(table, []).append(leading)
+
+    def add_foreign_key(self, table: tuple[str, str], columns: list[str], ref: str, stmt: MigrationStatement) -> None:
+        self.foreign_keys.append((table, [c.lower() for c in columns], ref, stmt))
 
     def key_columns(self, table: tuple[str, str]) -> set[str]:
         """Columns that identify a row: the primary key when known, and `id`."""

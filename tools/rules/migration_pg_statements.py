@@ -47,10 +47,27 @@ def create_table(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
         kind, elt = unwrap(item)
         if kind == "ColumnDef":
             hazards.extend(column_hazards(table, elt, pk))
+            col = str(elt.get("colname", ""))
+            for _, con in (unwrap(c) for c in elt.get("constraints") or []):
+                _note_constraint(table, con, [col], stmt, walk)
+        elif kind == "Constraint":
+            _note_constraint(table, elt, None, stmt, walk)
     if not fields.get("if_not_exists"):
         hazards.extend(robust(walk, f"CREATE TABLE {qualified(table)}", qualified(table),
                                f"CREATE TABLE IF NOT EXISTS {qualified(table)} (...);"))
     return hazards, []
+
+
+def _note_constraint(table: tuple[str, str], con: Node, column: list[str] | None, stmt: MigrationStatement,
+                     walk: Walk) -> None:
+    """Record the index a PRIMARY KEY/UNIQUE creates and the foreign key a REFERENCES declares."""
+    contype = con.get("contype")
+    if contype in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
+        keys: list[str | None] = list(column or strings(con.get("keys")))
+        walk.add_index(table, keys)
+    elif contype == "CONSTR_FOREIGN":
+        ref_schema, ref_name = relation_name(con.get("pktable"), walk.default_schema)
+        walk.add_foreign_key(table, column or strings(con.get("fk_attrs")), f"{ref_schema}.{ref_name}", stmt)
 
 
 def create_table_as(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
@@ -86,6 +103,8 @@ def create_index(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
     idx = str(fields.get("idxname") or "")
     if idx:
         walk.new_indexes.add(f"{schema.lower()}.{idx.lower()}")
+    if not fields.get("whereClause"):
+        walk.add_index(table, [unwrap(p)[1].get("name") for p in fields.get("indexParams") or []])
     if walk.is_new(table):
         return [], []
     hazards: list[Hazard] = []
