@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dbsage.knowledge.rulebook import load_rules
 from dbsage.tools.catalog import Catalog, Dialect
@@ -352,3 +354,37 @@ def test_live_sizes_raise_severity(mysql_db: MysqlFactory) -> None:
     assert [f.severity for f in big] == [Severity.BLOCKER]
     small_dml = _lint("UPDATE places SET location = POINT(0, 0) WHERE id > 1;", _ctx(catalog))
     assert [f.severity for f in small_dml] == [Severity.LOW]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "version", "sql", "wanted", "unwanted"),
+    [
+        (Dialect.MYSQL, 80011, "ALTER TABLE t ADD COLUMN c INT NULL", "ALGORITHM=INPLACE, LOCK=NONE", "INSTANT"),
+        (Dialect.MYSQL, 80030, "ALTER TABLE t ADD COLUMN c INT NULL AFTER id", "ALGORITHM=INSTANT", "INPLACE"),
+        (Dialect.MARIADB, 100302, "ALTER TABLE t DROP COLUMN v", "DROP COLUMN `v__deprecated`, ALGORITHM=INPLACE",
+         "RENAME COLUMN"),
+        # MySQL 5.7 has no RENAME COLUMN: the plan renames with CHANGE and the full definition
+        (Dialect.MYSQL, 50744, "ALTER TABLE t RENAME COLUMN v TO w2", "CHANGE COLUMN `v` `v__deprecated`",
+         "RENAME COLUMN"),
+    ],
+)
+def test_plan_clauses_by_version(dialect: Dialect, version: int, sql: str, wanted: str, unwanted: str) -> None:
+    catalog = catalog_from_ddl("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(31) NOT NULL, w VARCHAR(40));", dialect)
+    steps, _ = plan_mysql(read_migrations(None, dialect, sql=sql + ";"), _ctx(catalog, dialect, version))
+    text = "\n".join(s.sql + "\n" + (s.rollback_sql or "") for s in steps)
+    assert wanted in text and unwanted not in text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([
+    "ALTER", "TABLE", "t", "ADD", "COLUMN", "c", "INT", "NOT", "NULL", "DEFAULT", "(", ")", ",", "MODIFY", "CHANGE",
+    "DROP", "INDEX", "ON", "CREATE", "UNIQUE", "KEY", "PRIMARY", "FOREIGN", "REFERENCES", "RENAME", "TO", "UPDATE",
+    "SET", "=", "1", "WHERE", "DELETE", "FROM", "LIMIT", "ENUM('a','b')", "AFTER", "ALGORITHM", "'x", "`y", "CONVERT",
+    "STORED", "AS", "STATEMENT", "FOR", "lock_wait_timeout", "IF", "EXISTS", "CHECK", "TRIGGER", ";",
+]), min_size=1, max_size=30))
+def test_any_token_soup_is_read_without_crashing(words: list[str]) -> None:
+    script = read_migrations(None, Dialect.MARIADB, sql=" ".join(words))
+    ctx = _ctx(None)
+    findings, _ = lint_mysql(script, ctx)
+    steps, _ = plan_mysql(script, ctx)
+    assert all(f.location is not None for f in findings) and all(s.number >= 1 for s in steps)
