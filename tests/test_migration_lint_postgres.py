@@ -314,3 +314,26 @@ def test_fixes_without_placeholders_parse_and_lint_clean() -> None:
                 again, _ = lint_postgres(script, MigrationContext(Dialect.POSTGRES, 150000))
                 assert not [g for g in again if g.severity.at_least(Severity.MEDIUM)], (f.fix, again)
     assert checked >= 20
+
+
+def test_live_catalog_tells_whether_a_new_foreign_key_is_indexed(postgres_db: PostgresFactory) -> None:
+    from dbsage.tools.sources.guard import LiveDatabase
+    from dbsage.tools.sources.live import load_catalog
+
+    url = postgres_db("CREATE TABLE customers (id bigint PRIMARY KEY);\n"
+                      "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint, shop_id bigint);\n"
+                      "CREATE TABLE shops (id bigint PRIMARY KEY);\n"
+                      "CREATE INDEX orders_shop_created ON orders (shop_id, id);\n")
+    with LiveDatabase.open(url) as db:
+        catalog = load_catalog(db)
+    sql = ("SET lock_timeout = '1s'; SET statement_timeout = '1min';\n"
+           "ALTER TABLE orders ADD CONSTRAINT orders_customer_fkey FOREIGN KEY (customer_id) "
+           "REFERENCES customers (id) NOT VALID;\n"
+           "ALTER TABLE orders ADD CONSTRAINT orders_shop_fkey FOREIGN KEY (shop_id) REFERENCES shops (id) "
+           "NOT VALID;\n")
+    script = read_migrations(None, Dialect.POSTGRES, sql=sql)
+    findings, _ = lint_postgres(script, MigrationContext(Dialect.POSTGRES, 150000, catalog))
+    assert [(f.rule_id, f.object, f.location.line if f.location else 0) for f in findings] == [
+        ("migration.foreign_key_without_index", "public.orders(customer_id)", 2)]
+    offline, _ = lint_postgres(script, MigrationContext(Dialect.POSTGRES, 150000))
+    assert offline == []  # an existing table's indexes are unknown offline: no guess
