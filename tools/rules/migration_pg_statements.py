@@ -365,6 +365,18 @@ def _data_change(verb: str) -> Handler:
     return handler
 
 
+def refresh_matview(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result:
+    table = walk.key(*relation_name(fields.get("relation"), walk.default_schema))
+    if walk.is_new(table) or fields.get("concurrent") or fields.get("skipData"):
+        return [], []
+    t = qualified(table)
+    return [Hazard("migration.refresh_matview_not_concurrently", t, ObjectType.VIEW,
+                   f"REFRESH MATERIALIZED VIEW {t} holds ACCESS EXCLUSIVE on it for the whole recomputation: every "
+                   "query reading it waits.", table=table, lock=ACCESS_EXCLUSIVE, rewrites_table=True, work="rewrite",
+                   fix=f"REFRESH MATERIALIZED VIEW CONCURRENTLY {t};  -- needs a unique index on the view")], \
+        [Effect(table, ACCESS_EXCLUSIVE)]
+
+
 _LOCK_MODES = {4: SHARE_UPDATE_EXCLUSIVE, 5: SHARE, 6: "SHARE ROW EXCLUSIVE", 7: "EXCLUSIVE", 8: ACCESS_EXCLUSIVE}
 
 
@@ -385,6 +397,7 @@ def create_trigger(fields: Node, stmt: MigrationStatement, walk: Walk) -> Result
 
 HANDLERS: dict[str, Handler] = {
     "LockStmt": lock_table,
+    "RefreshMatViewStmt": refresh_matview,
     "CreateTrigStmt": create_trigger,
     "AlterTableStmt": alter_table,
     "CreateStmt": create_table,
