@@ -24,13 +24,14 @@ from collections.abc import Callable
 from typing import Any
 
 from dbsage.tools.catalog import Catalog, Dialect, Table
-from dbsage.tools.errors import DbsageError, GuardRefused, InputError
+from dbsage.tools.errors import DbsageError, GuardRefused, InputError, QueryFailed
 from dbsage.tools.migration_model import MigrationContext, MigrationScript, Phase, Step, TrafficMeasure, Verification
 from dbsage.tools.scratch_clone import ClonePlan, ScratchArea, touched_tables, with_referenced, words
 from dbsage.tools.sources.allowlist import check_statement
 from dbsage.tools.sources.ddl_script import split_statements
 from dbsage.tools.sources.guard import Limits, LiveDatabase, Mode
 from dbsage.tools.sources.live import load_catalog
+from dbsage.tools.sources.urls import redact
 from dbsage.tools.traffic import Traffic, TrafficResult, TrafficTable, traffic_tables
 
 WARMUP_S = 0.3
@@ -140,7 +141,14 @@ def _verify(
     clone = ClonePlan(source, catalog, with_referenced(catalog, touched), sample_rows)
     area = ScratchArea(clone, scratch, say)
     try:
-        original_catalog = area.prepare()
+        try:
+            original_catalog = area.prepare()
+        except DbsageError:
+            raise
+        except Exception as exc:  # a driver error while copying: say what failed, not a traceback
+            raise QueryFailed(
+                f"copying the tables into the scratch database failed: {redact(' '.join(str(exc).split()))[:400]}"
+            ) from None
         tables = _traffic_tables(original_catalog, touched, words(original_text), dialect)
         if touched and not tables:
             notes.append("no touched table has a primary key or unique key, so no traffic ran")
@@ -160,6 +168,7 @@ def _verify(
     finally:
         area.close()
     differences = rollback_errors + schema_differences(original_catalog, after)
+    notes.extend(clone.notes)
     if outcome.skipped:
         notes.append(
             f"irreversible step(s) {', '.join(map(str, outcome.skipped))} were not run: nothing could undo them "
@@ -261,7 +270,7 @@ def _execute(conn: Any, dialect: Dialect, text: str) -> int:
             cur.execute(sql)
             return int(cur.rowcount) if _READS_ROWS.match(bare) and cur.rowcount is not None else 0
     except Exception as exc:  # the driver's own error types differ per engine
-        raise _StepFailed(" ".join(str(exc).split())[:400], lock_timeout=_is_lock_timeout(exc)) from None
+        raise _StepFailed(redact(" ".join(str(exc).split()))[:400], lock_timeout=_is_lock_timeout(exc)) from None
 
 
 def _mysql_statement(bare: str) -> str | None:

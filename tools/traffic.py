@@ -25,6 +25,7 @@ from typing import Any
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.rules.fix_sql import quote, table_ref
 from dbsage.tools.sources.guard import LiveDatabase
+from dbsage.tools.sources.urls import redact
 
 PAUSE_S = 0.005
 KEY_SAMPLE = 2000
@@ -174,13 +175,13 @@ class Traffic:
                                 cur.fetchall()
                         self._record(Op(kind, start, time.perf_counter() - start, True))
                     except Exception as exc:  # the driver's own error types differ per engine
-                        message = " ".join(str(exc).split())[:300]
+                        message = redact(" ".join(str(exc).split()))[:300]
                         self._record(Op(kind, start, time.perf_counter() - start, False, message))
                         if getattr(conn, "closed", False):
                             break
                     time.sleep(PAUSE_S)
         except Exception as exc:
-            self._record(Op(kind, time.perf_counter(), 0.0, False, " ".join(str(exc).split())[:300]))
+            self._record(Op(kind, time.perf_counter(), 0.0, False, redact(" ".join(str(exc).split()))[:300]))
         finally:
             if not ready:
                 with contextlib.suppress(threading.BrokenBarrierError):
