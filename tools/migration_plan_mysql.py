@@ -267,7 +267,7 @@ class _Planner:
         self.note(f"{c.stmt.file} line {c.stmt.line}: rename of {op.column} kept as one step: {why}; deploy the "
                   "code that uses the new name at the same moment.")
         self.add(Phase.SWITCH, f"rename {op.column} to {op.new_name} (breaks code using the old name)",
-                 _ignore("migration.mysql_rename") + f"ALTER TABLE {c.st.table_sql} {forward or op.text}, "
+                 f"ALTER TABLE {c.st.table_sql} {forward or op.text}, "
                  f"{self.rename_algorithm()};", source=c.stmt.location, lock="NONE", target=c.st.table,
                  rollback=f"ALTER TABLE {c.st.table_sql} {back}, {self.rename_algorithm()};" if back else None)
 
