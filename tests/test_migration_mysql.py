@@ -388,3 +388,22 @@ def test_any_token_soup_is_read_without_crashing(words: list[str]) -> None:
     findings, _ = lint_mysql(script, ctx)
     steps, _ = plan_mysql(script, ctx)
     assert all(f.location is not None for f in findings) and all(s.number >= 1 for s in steps)
+
+
+def test_rule_entries_are_complete_and_every_emitted_id_has_one() -> None:
+    repo = Path(__file__).resolve().parent.parent
+    toml_ids = set(re.findall(r'^id = "([\w.]+)"', (repo / "knowledge" / "rules" / "migration_mysql.toml").read_text(
+        encoding="utf-8"), re.MULTILINE))
+    docs = load_rules()
+    for rule_id in toml_ids:
+        doc = docs[rule_id]
+        assert set(doc.dialects) == {Dialect.MYSQL, Dialect.MARIADB}, rule_id
+        assert doc.references and all(ref.startswith("https://") for ref in doc.references), rule_id
+        assert len(doc.rationale) > 80 and len(doc.remediation) > 60, rule_id
+    emitted: set[str] = set()
+    for module in ("migration_lint_mysql.py", "migration_mysql_ops.py", "migration_plan_mysql.py"):
+        source = (repo / "tools" / module).read_text(encoding="utf-8")
+        thresholds = set(re.findall(r'threshold\(\s*"(migration\.mysql_\w+)"', source))
+        emitted |= set(re.findall(r'"(migration\.mysql_\w+)"', source)) - thresholds
+    assert emitted <= toml_ids, emitted - toml_ids
+    assert "migration.unparsable" in docs  # shared with the PostgreSQL linter's catalog
