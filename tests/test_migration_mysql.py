@@ -407,3 +407,20 @@ def test_rule_entries_are_complete_and_every_emitted_id_has_one() -> None:
         emitted |= set(re.findall(r'"(migration\.mysql_\w+)"', source)) - thresholds
     assert emitted <= toml_ids, emitted - toml_ids
     assert "migration.unparsable" in docs  # shared with the PostgreSQL linter's catalog
+
+
+def test_session_settings_do_not_carry_over_to_the_next_file(tmp_path: Path) -> None:
+    (tmp_path / "V1__first.sql").write_text("SET SESSION lock_wait_timeout = 5;\nALTER TABLE t ADD COLUMN a INT NULL, "
+                                            "ALGORITHM=INSTANT;\n", encoding="utf-8")
+    (tmp_path / "V2__second.sql").write_text("ALTER TABLE t ADD COLUMN b INT NULL, ALGORITHM=INSTANT;\n",
+                                             encoding="utf-8")
+    script = read_migrations([str(tmp_path)], Dialect.MARIADB)
+    findings, _ = lint_mysql(script, _ctx(None))
+    assert [(f.rule_id, Path(f.location.file).name if f.location else "") for f in findings] == [
+        ("migration.mysql_lock_wait_timeout", "V2__second.sql")]
+
+
+def test_column_charset_named_in_modify_counts_as_a_change() -> None:
+    catalog = _setup_catalog()
+    sql = "SET SESSION lock_wait_timeout = 5;\nALTER TABLE customers MODIFY name VARCHAR(40) CHARACTER SET latin1;"
+    assert [f.rule_id for f in _lint(sql, _ctx(catalog))] == ["migration.mysql_charset_change"]

@@ -46,6 +46,7 @@ class _Linter:
         self.findings: list[Finding] = []
         self.suppressed: list[Suppression] = []
         self.lock_wait_reported = False
+        self.file: str | None = None
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -95,6 +96,11 @@ class _Linter:
     # -- statements --------------------------------------------------------------------------
 
     def statement(self, stmt: MigrationStatement) -> None:
+        if stmt.file != self.file:
+            # each file runs in its own session (Flyway, Alembic, the mysql client): settings do not carry over
+            self.file = stmt.file
+            self.state.settings = {}
+            self.lock_wait_reported = False
         st = read_statement(stmt.text)
         if st.kind == "unparsable":
             self.emit(stmt, "migration.unparsable", object_type=ObjectType.FILE, obj=stmt.file,
@@ -160,7 +166,8 @@ class _Linter:
         table = self.state.table(st.schema, st.table)
         if table.created_here:
             return
-        explicit_safe = st.algorithm in SAFE_ALGORITHMS and st.lock in (None, "NONE", "DEFAULT")
+        explicit_safe = (st.algorithm in SAFE_ALGORITHMS and st.lock in (None, "NONE", "DEFAULT")) or (
+            st.algorithm in (None, "DEFAULT") and st.lock == "NONE")
         if st.algorithm == COPY or st.lock in ("SHARED", "EXCLUSIVE"):
             self.emit(stmt, "migration.mysql_blocking_alter", object_type=ObjectType.TABLE, obj=self.obj(table),
                       message=f"The ALTER on {st.table} asks for "

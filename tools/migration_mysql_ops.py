@@ -771,6 +771,10 @@ def assess(
             return Assessment("migration.mysql_blocking_alter", INPLACE, "SHARED", True,
                               f"adding the AUTO_INCREMENT column {spec.name} rebuilds the table and blocks writes",
                               None, blocks_writes=True)
+        if spec.unique or spec.primary or spec.references is not None:
+            return Assessment("migration.mysql_online_index", INPLACE, "NONE", True,
+                              f"adding {spec.name} with a key builds an index (and rebuilds the table): online, "
+                              "but it reads the whole table", "ALGORITHM=INPLACE, LOCK=NONE")
         positioned = spec.first or spec.after is not None
         instant = (_version_at_least(ctx, 80029, 100400)
                    or (not positioned and _version_at_least(ctx, 80012, 100302))) and not state.has_fulltext
@@ -875,8 +879,8 @@ def _assess_modify(op: AlterOp, state: TableState, ctx: MigrationContext, engine
                           None)
     new_charset = op.charset or old.charset
     new_collation = op.collation or (old.collation if op.charset is None else None)
-    if (op.charset and old.charset and op.charset != old.charset) or (
-            op.collation and old.collation and op.collation != old.collation):
+    # a CHARACTER SET/COLLATE named on a column whose own is unknown is taken as a change (a copy)
+    if (op.charset and op.charset != old.charset) or (op.collation and op.collation != old.collation):
         return Assessment("migration.mysql_charset_change", COPY, "SHARED", True,
                           f"changing the character set or collation of {op.column} copies the table and blocks "
                           "writes", None, blocks_writes=True)
