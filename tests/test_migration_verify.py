@@ -212,8 +212,9 @@ def test_named_scratch_database(pg_source: str, postgres_db: PostgresFactory) ->
     assert v.scratch.endswith(scratch_url.rsplit("/", 1)[1])
     with admin_postgres(scratch_url) as conn:  # the cloned tables are gone again
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
-    with pytest.raises(GuardRefused, match="scratch database is the source"):
-        verify_migration(script, steps, source_dsn=pg_source, scratch_dsn=pg_source, ctx=ctx)
+    for alias in (pg_source, pg_source.replace("127.0.0.1", "localhost")):  # however the source is addressed
+        with pytest.raises(GuardRefused, match="scratch database is the source"):
+            verify_migration(script, steps, source_dsn=pg_source, scratch_dsn=alias, ctx=ctx)
 
 
 def test_login_without_createdb_is_told_to_name_a_scratch_database(pg_source: str) -> None:
@@ -302,6 +303,9 @@ def test_mariadb_add_index_on_a_named_scratch_database(my_source: str, mysql_db:
             assert cur.fetchall() == ()  # the copies (and what was there) are gone: it is a scratch database
     finally:
         conn.close()
+    with pytest.raises(GuardRefused, match="scratch database is the source"):
+        verify_my(my_source, "ALTER TABLE orders ADD INDEX i (note);", [],
+                  scratch_dsn=my_source.replace("127.0.0.1", "localhost"))
 
 
 def test_mariadb_column_type_change_planned_by_plan_mysql(my_source: str) -> None:

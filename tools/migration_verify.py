@@ -108,15 +108,27 @@ def verify_migration(
             scratch.close()
 
 
+def _identity(db: LiveDatabase) -> tuple[Any, ...]:
+    """What tells two databases apart however they are addressed (host aliases, ports, sockets)."""
+    with db.session() as session:
+        if db.dialect is Dialect.POSTGRES:
+            rows = session.catalog(
+                "SELECT current_database() AS db, pg_catalog.pg_postmaster_start_time()::text AS started, "
+                "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())::bigint AS oid"
+            )
+        else:
+            rows = session.catalog("SELECT DATABASE() AS db, @@hostname AS host, @@port AS port, @@datadir AS dir")
+    return tuple(rows[0].values()) if rows else ()
+
+
 def _refuse_source_as_scratch(source: LiveDatabase, scratch: LiveDatabase) -> None:
-    s, t = source.url, scratch.url
-    if (s.host or "localhost", s.port, s.database) == (t.host or "localhost", t.port, t.database):
+    if (source.dialect is Dialect.POSTGRES) != (scratch.dialect is Dialect.POSTGRES):
+        raise InputError("The scratch database runs another engine than the source.")
+    if _identity(source) == _identity(scratch):
         raise GuardRefused(
             "The scratch database is the source database; verify never writes to the source.",
             reason="scratch_is_source", hint="name a separate scratch database, or leave --scratch-dsn out",
         )
-    if (source.dialect is Dialect.POSTGRES) != (scratch.dialect is Dialect.POSTGRES):
-        raise InputError("The scratch database runs another engine than the source.")
 
 
 def _verify(
