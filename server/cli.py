@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--dsn", metavar="URL", help="the database the migration is for (read-only)")
     live.add_argument("--database", metavar="NAME", help="a database named in the configuration")
     plan.add_argument("--target-ddl", metavar="FILE", help="plan the change from the current schema to this DDL")
-    plan.add_argument("--current-ddl", metavar="FILE", help="with --target-ddl and no database: the current DDL")
+    plan.add_argument("--current-ddl", metavar="FILE", help="no database: the current schema's DDL (types, indexes)")
     plan.add_argument("--server-version", metavar="V", help="target server version, e.g. 15 or 8.0.29")
     plan.add_argument("--verify", action="store_true",
                       help="run the migration and the plan under concurrent traffic on a scratch database")
@@ -424,8 +424,9 @@ def cmd_plan_migration(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError("--render needs --out DIR.", hint="pass --out migrations/")
     if (args.scratch_dsn or args.scratch_database) and not args.verify:
         raise InputError("--scratch-dsn/--scratch-database apply only with --verify.", hint="add --verify")
-    if args.current_ddl and not args.target_ddl:
-        raise InputError("--current-ddl applies only with --target-ddl.", hint="add --target-ddl FILE")
+    if args.current_ddl and (args.database or args.dsn):
+        raise InputError("--current-ddl stands in for a database; give one or the other.",
+                         hint="drop --current-ddl, the database reports its own schema")
     if bool(args.files) == bool(args.target_ddl):
         raise InputError("Give migration files, or --target-ddl to plan a schema change, not both.",
                          hint="dbsage plan-migration migrations/ --dialect postgres")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dbsage.tools.findings import Severity
 from dbsage.tools.migration_model import MigrationReport
 from tests.conftest import PostgresFactory, SqliteFactory
 from tests.test_cli import assert_one_line_error, run_cli, write_config
@@ -108,7 +109,7 @@ def test_plan_migration_diff_mode_offline(tmp_path: Path) -> None:
         ([], "migration files"),
         (["--render", "sql"], "--render needs --out"),
         (["--scratch-dsn", "postgresql://x@127.0.0.1/y"], "only with --verify"),
-        (["--current-ddl", "x.sql"], "only with --target-ddl"),
+        (["--current-ddl", "x.sql", "--dsn", "postgresql://x@127.0.0.1/y"], "stands in for a database"),
     ],
 )
 def test_plan_migration_usage_errors(tmp_path: Path, argv: list[str], needle: str) -> None:
@@ -116,6 +117,21 @@ def test_plan_migration_usage_errors(tmp_path: Path, argv: list[str], needle: st
     code, _, err = run_cli("plan-migration", *files, "--dialect", "postgres", *argv)
     assert code == 2
     assert_one_line_error(err, needle)
+
+
+def test_current_ddl_tells_the_linter_what_exists(tmp_path: Path) -> None:
+    current = tmp_path / "current.sql"
+    current.write_text("CREATE TABLE orders (id bigint PRIMARY KEY, note varchar(40));\n", encoding="utf-8")
+    file = migration_file(tmp_path, "ALTER TABLE orders ALTER COLUMN note TYPE text;\n"
+                                    "ALTER TABLE orders ALTER COLUMN id TYPE numeric;\n")
+    code, out, err = run_cli("plan-migration", str(file), "--dialect", "postgres", "--current-ddl", str(current),
+                             "--format", "json")
+    assert code == 0, err
+    findings = MigrationReport.model_validate_json(out).findings
+    # varchar -> text is binary-coercible: no rewrite, no finding of medium or more; bigint -> numeric rewrites.
+    by_line = {f.location.line: f for f in findings if f.rule_id == "migration.change_column_type" and f.location}
+    assert 1 not in by_line or not by_line[1].severity.at_least(Severity.MEDIUM)
+    assert by_line[2].severity.at_least(Severity.MEDIUM)
 
 
 def test_plan_migration_missing_file_and_unparsable_sql(tmp_path: Path) -> None:
