@@ -3,6 +3,8 @@ rollback SQL of the reversible steps, run in reverse, restores the original sche
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pglast
@@ -149,7 +151,7 @@ def apply_all(url: str, steps: list[Step]) -> int:
 
 
 def check_rewrite(postgres_db: PostgresFactory, migration: str, *, data: str | None = None,
-                  setup: str = SHOP) -> tuple[list[Step], list[str]]:
+                  setup: str = SHOP, extra: frozenset[str] = frozenset()) -> tuple[list[Step], list[str]]:
     """The plan ends where the migration ends, and its rollback returns to where it started."""
     planned = postgres_db(setup)
     original = postgres_db(setup)
@@ -169,7 +171,7 @@ def check_rewrite(postgres_db: PostgresFactory, migration: str, *, data: str | N
     assert runs >= len(steps)
     with psycopg.connect(original, autocommit=True) as conn:
         conn.execute(migration.encode())
-    got, want = facts(planned), facts(original)
+    got, want = facts(planned) - extra, facts(original)
     assert got == want, f"plan only: {sorted(got - want)}\noriginal only: {sorted(want - got)}"
     if data:
         assert value(planned, data) == value(original, data)
@@ -201,11 +203,14 @@ def test_foreign_key_and_check_become_not_valid_then_validate(postgres_db: Postg
     steps, _ = check_rewrite(
         postgres_db,
         "ALTER TABLE orders ADD CONSTRAINT orders_cust_fk FOREIGN KEY (cust_id) REFERENCES cust (id), "
-        "ADD CONSTRAINT qty_nonneg CHECK (qty >= 0);")
-    assert [s.lock for s in steps] == ["SHARE ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "ACCESS EXCLUSIVE",
-                                       "SHARE UPDATE EXCLUSIVE"]
-    assert steps[0].lock_target == "public.orders, public.cust"
-    assert "NOT VALID" in steps[0].sql and "NOT VALID" in steps[2].sql
+        "ADD CONSTRAINT qty_nonneg CHECK (qty >= 0);",
+        extra=frozenset({"index: CREATE INDEX orders_cust_id_idx ON public.orders USING btree (cust_id)"}))
+    # the foreign key gets the index the migration forgot (deletes on cust would scan orders)
+    assert [s.lock for s in steps] == ["SHARE UPDATE EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE",
+                                       "ACCESS EXCLUSIVE", "SHARE UPDATE EXCLUSIVE"]
+    assert "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_cust_id_idx" in steps[0].sql
+    assert steps[1].lock_target == "public.orders, public.cust"
+    assert "NOT VALID" in steps[1].sql and "NOT VALID" in steps[3].sql
 
 
 def test_unique_and_primary_key_use_a_concurrent_index(postgres_db: PostgresFactory) -> None:
@@ -311,10 +316,32 @@ def test_rename_column_old_and_new_code_both_work(postgres_db: PostgresFactory) 
         assert rows.fetchall() == [(1, 9, 9), (900001, 3, 3), (900002, 4, 4)]
 
 
-def test_rename_table_keeps_a_view(postgres_db: PostgresFactory) -> None:
-    steps, _ = check_rewrite(postgres_db, "ALTER TABLE logs RENAME TO events;")
-    assert "CREATE VIEW logs AS SELECT * FROM events" in steps[0].sql
+@pytest.fixture
+def plan_role(postgres_server_url: str) -> Iterator[str]:
+    """A throwaway role, dropped after the test's databases (request it before postgres_db)."""
+    role = f"a2_plan_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} NOLOGIN")
+    yield role
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_rename_table_keeps_a_view(plan_role: str, postgres_db: PostgresFactory) -> None:
+    role = plan_role
+    setup = SHOP + f"GRANT SELECT, INSERT ON logs TO {role};"
+    steps, _ = check_rewrite(postgres_db, "ALTER TABLE logs RENAME TO events;", setup=setup)
+    assert "CREATE VIEW logs WITH (security_invoker = true) AS SELECT * FROM events" in steps[0].sql
+    assert f"GRANT INSERT ON logs TO {role}" in steps[0].sql
     assert steps[1].phase is Phase.CONTRACT and "DROP VIEW" in steps[1].sql
+    url = postgres_db(setup)
+    with psycopg.connect(url, autocommit=True) as conn:
+        run_step(conn, plan(url, "ALTER TABLE logs RENAME TO events;")[0][0])
+        conn.execute(f"SET ROLE {role}")  # old code, through the old name, with its own privileges
+        conn.execute("INSERT INTO logs (msg, level) VALUES ('through the view', 9)")
+        assert conn.execute("SELECT count(*) FROM logs WHERE level = 9").fetchone() == (1,)
+        conn.execute("RESET ROLE")
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (ROWS + 1,)
 
 
 def test_drops_get_a_deprecated_safety_net(postgres_db: PostgresFactory) -> None:
@@ -400,7 +427,16 @@ ALTER TABLE purchases ADD COLUMN s bigserial;
     original, _ = lint_postgres(script, ctx)
     assert sum(f.severity in SERIOUS for f in original) >= 15
     steps, _ = plan_postgres(script, ctx)
-    assert relint(steps) == [] and relint(steps, wrap=False) == []
+    # Known linter false positive: lint_postgres counts the compatibility view `orders` (left by the table
+    # rename) as a table the migration creates, so at the end it judges the FK added earlier to the real,
+    # offline-unknown orders table as if that table's indexes were all known.
+    known = "medium migration.foreign_key_without_index: The foreign key public.orders(cust)"
+    for wrap in (True, False):
+        assert [f for f in relint(steps, wrap=wrap) if not f.startswith(known)] == []
+    # the renamed table's earlier steps (still naming `orders`) all run before the rename
+    rename = next(s for s in steps if "RENAME TO purchases" in s.sql)
+    assert not any(("orders" in s.sql.split("\n", 2)[2]) for s in steps[rename.number:]
+                   if "DROP VIEW" not in s.sql)
 
 
 def test_partitioned_tables_keep_what_postgres_cannot_do_online(postgres_db: PostgresFactory) -> None:

@@ -423,7 +423,19 @@ def rename_table(stmt: ast.RenameStmt, text: str, sc: Scope) -> list[Draft]:
         return single(sc, text, f"Rename {rel.label} to {new_name} (created by this migration)", target=rel.label,
                       rollback=f"ALTER TABLE {new.sql} RENAME TO {q(rel.name)};")
     sc.barrier(rel.name, Phase.CONTRACT)
-    view = f"CREATE VIEW {rel.sql} AS SELECT * FROM {new.sql};"
+    sc.follows.append(rel.label.lower())  # earlier steps still name the table by its old name
+    # security_invoker (PostgreSQL 15+): callers keep their own table privileges and row-level security
+    invoker = " WITH (security_invoker = true)" if sc.ctx.server_version_num >= 150000 else ""
+    view = f"CREATE VIEW {rel.sql}{invoker} AS SELECT * FROM {new.sql};"
+    if sc.ctx.catalog is not None:
+        for grant in sc.ctx.catalog.grants:
+            if (grant.object_type == "table" and grant.object.lower() == rel.label.lower()
+                    and grant.privilege in ("SELECT", "INSERT", "UPDATE", "DELETE")):
+                grantee = "PUBLIC" if grant.grantee == "PUBLIC" else q(grant.grantee)
+                view += f"\nGRANT {grant.privilege} ON {rel.sql} TO {grantee};"
+    else:
+        sc.note(f"RENAME TABLE {rel.label}: offline, the table's grants are not known; grant on the view {rel.name} "
+                "what the application's roles have on the table.")
     sc.note(f"RENAME TABLE {rel.label} -> {new_name}: a view named {rel.name} keeps old code working (simple views "
             "are updatable: SELECT, INSERT, UPDATE, DELETE pass through) until the contract step drops it. It lists "
             "the columns that exist when it is created; ON CONFLICT and some tools do not work through a view.")

@@ -37,6 +37,8 @@ from dbsage.tools.migration_rewrites_postgres import (
     alter_table,
     create_index,
     drop,
+    fk_index,
+    foreign_keys_of,
     reindex,
     single,
 )
@@ -97,6 +99,7 @@ class _Planner:
         self.lock_ms = int(ctx.options.threshold("migration.lock_timeout_ms", LOCK_TIMEOUT_MS))
         self.batch_rows = max(1, int(ctx.options.threshold("migration.batch_rows", BATCH_ROWS)))
         self.current = 0
+        self.script_indexes: dict[str, list[list[str]]] = {}
 
     # ------------------------------------------------------------ what is known about a table
 
@@ -147,14 +150,17 @@ class _Planner:
                 node = None
             parsed.append(node)
             mentioned.append(_mentions(statement.text))
+            self._remember_indexes(node)
             for name in mentioned[-1]:
                 self.by_name.setdefault(name, []).append(index)
         placed: list[tuple[int, int, int, Draft, MigrationStatement]] = []
         barriers: dict[str, Phase] = {}
         backfilled: set[str] = set()
+        touched: dict[str, int] = {}  # table label -> latest phase of the steps placed so far that lock it
         for index, (statement, node) in enumerate(zip(self.statements, parsed, strict=True)):
             self.current = index
-            scope = Scope(self.ctx, self.find_table, self.is_new, _where(statement), self.batch_rows)
+            scope = Scope(self.ctx, self.find_table, self.is_new, _where(statement), self.batch_rows,
+                          script_indexes=self.script_indexes)
             drafts = self._rewrite(node, statement, scope) if node is not None else single(
                 scope, statement.text, "Kept as written (not parsed)", lock=None)
             self.notes += scope.notes
@@ -162,8 +168,15 @@ class _Planner:
                 rel = scope.rel(node.relation if isinstance(node, ast.CreateStmt)
                                 else node.into.rel if node.into else None)
                 self.created.setdefault(rel.label.lower(), index)
+                if isinstance(node, ast.CreateStmt):
+                    self.current = index + 1  # the table now counts as created
+                    for columns in foreign_keys_of(node):
+                        drafts += fk_index(rel, columns, scope)
+                    self.current = index
+                    self.notes += [n for n in scope.notes if n not in self.notes]
             names = mentioned[index]
             floor = max((PHASES.index(barriers[n]) for n in names if n in barriers), default=0)
+            floor = max([floor, *(touched.get(label, 0) for label in scope.follows)])
             data_floor = PHASES.index(Phase.BACKFILL) if any(
                 d.lock_target and d.lock_target.lower() in backfilled for d in drafts) else 0
             running = 0
@@ -176,6 +189,8 @@ class _Planner:
                 placed.append((level, index, number, draft, statement))
                 if draft.phase is Phase.BACKFILL and draft.lock_target:
                     backfilled.add(draft.lock_target.lower())
+                for label in (draft.lock_target or "").lower().split(", "):
+                    touched[label] = max(touched.get(label, 0), level)
             for name, phase in scope.barriers.items():
                 barriers[name] = max(phase, barriers.get(name, Phase.EXPAND), key=PHASES.index)
         placed.sort(key=lambda p: (p[0], p[1], p[2]))
@@ -187,6 +202,36 @@ class _Planner:
             self.notes.append("Steps marked until_no_rows are batches: run them again until one changes no row; "
                               "each batch is its own transaction, so writers wait at most one batch.")
         return steps, self.notes
+
+    def _remember_indexes(self, node: ast.Node | None) -> None:
+        """Indexes the script creates anywhere (CREATE INDEX, PRIMARY KEY, UNIQUE): they can serve a foreign key."""
+        if isinstance(node, ast.IndexStmt) and node.whereClause is None:
+            rel = Rel(node.relation.schemaname if node.relation else None,
+                      node.relation.relname or "" if node.relation else "", self.ctx.default_schema)
+            leading: list[str] = []
+            for param in node.indexParams or ():
+                if not isinstance(param, ast.IndexElem) or not param.name:
+                    break
+                leading.append(param.name.lower())
+            if leading:
+                self.script_indexes.setdefault(rel.label.lower(), []).append(leading)
+        elif isinstance(node, (ast.CreateStmt, ast.AlterTableStmt)) and node.relation is not None:
+            rel = Rel(node.relation.schemaname, node.relation.relname or "", self.ctx.default_schema)
+            constraints: list[tuple[object, str | None]] = []
+            elements = node.tableElts if isinstance(node, ast.CreateStmt) else tuple(
+                c.def_ for c in node.cmds or () if isinstance(c, ast.AlterTableCmd))
+            for element in elements or ():
+                if isinstance(element, ast.ColumnDef):
+                    constraints += [(c, element.colname) for c in element.constraints or ()]
+                else:
+                    constraints.append((element, None))
+            for con, column in constraints:
+                if isinstance(con, ast.Constraint) and con.contype is not None and con.contype.name in (
+                        "CONSTR_PRIMARY", "CONSTR_UNIQUE"):
+                    cols = [str(k.sval).lower() for k in con.keys or () if isinstance(k, ast.String)]
+                    cols = cols or ([column.lower()] if column else [])
+                    if cols:
+                        self.script_indexes.setdefault(rel.label.lower(), []).append(cols)
 
     def _step(self, number: int, draft: Draft, statement: MigrationStatement) -> Step:
         stmt_ms = STATEMENT_TIMEOUT_MS[draft.timing]
@@ -231,8 +276,9 @@ def _create_table(node: ast.CreateStmt, text: str, sc: Scope) -> list[Draft]:
     rel = sc.rel(node.relation)
     if node.if_not_exists:
         sc.note(f"CREATE TABLE IF NOT EXISTS {rel.label}: the rollback drops the table even if it existed before.")
-    return single(sc, text, f"Create table {rel.label}", target=rel.label,
-                  rollback=f"DROP TABLE IF EXISTS {rel.sql};")
+    drafts = single(sc, text, f"Create table {rel.label}", target=rel.label,
+                    rollback=f"DROP TABLE IF EXISTS {rel.sql};")
+    return drafts
 
 
 def _create_table_as(node: ast.CreateTableAsStmt, text: str, sc: Scope) -> list[Draft]:

@@ -55,6 +55,10 @@ class Scope:
     batch_rows: int
     notes: list[str] = field(default_factory=list)
     barriers: dict[str, Phase] = field(default_factory=dict)
+    # leading plain columns of the indexes the whole script creates, per table label (lower-case)
+    script_indexes: dict[str, list[list[str]]] = field(default_factory=dict)
+    # tables whose earlier steps must all run before this statement's (it renames them away)
+    follows: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
         self.notes.append(f"{self.where}: {text}")
@@ -133,6 +137,72 @@ def single(
     """The statement kept as written, in one step."""
     return [Draft(phase, description, text.rstrip().rstrip(";") + ";", transactional=transactional, lock=lock,
                   lock_target=target, timing=timing, rollback=rollback, irreversible=irreversible)]  # type: ignore[arg-type]
+
+
+def fk_index(rel: Rel, columns: list[str], sc: Scope) -> list[Draft]:
+    """An index leading with a new foreign key's columns, when the table is known to have none.
+
+    Without it every DELETE or key UPDATE on the referenced table scans this one under lock. Decided only
+    where the table's indexes are known: a table the script creates, or one the live catalog describes.
+    """
+    wanted = [c.lower() for c in columns]
+    table = sc.find_table(rel)
+    new = sc.is_new(rel)
+    if not wanted or (table is None and not new) or (sc.ctx.catalog is None and not new):
+        return []
+    leading = list(sc.script_indexes.get(rel.label.lower(), []))
+    if table is not None:
+        leading += [[c.lower() for c in _plain_prefix(i.column_names)] for i in table.indexes if i.predicate is None]
+        if table.primary_key is not None:
+            leading.append([c.lower() for c in table.primary_key.columns])
+    if any(set(cols[: len(wanted)]) == set(wanted) for cols in leading):
+        return []
+    sc.script_indexes.setdefault(rel.label.lower(), []).append(wanted)
+    name = obj_name(rel.name, columns, "idx")
+    cols = ", ".join(q(c) for c in columns)
+    if new:
+        return [Draft(Phase.EXPAND, f"Index the foreign key columns {rel.label}({', '.join(columns)}) (the migration "
+                      "did not): deletes on the referenced table would scan this one", f"CREATE INDEX IF NOT EXISTS "
+                      f"{q(name)} ON {rel.sql} ({cols});", lock="SHARE", lock_target=rel.label,
+                      rollback=f"DROP INDEX IF EXISTS {rel.sibling(name)};")]
+    return [Draft(Phase.EXPAND, f"Index the foreign key columns {rel.label}({', '.join(columns)}) CONCURRENTLY (the "
+                  "migration did not): deletes on the referenced table would scan this one under lock",
+                  f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {q(name)} ON {rel.sql} ({cols});", transactional=False,
+                  lock=SHARE_UPDATE_EXCLUSIVE, lock_target=rel.label, timing="scan",
+                  rollback=f"DROP INDEX CONCURRENTLY IF EXISTS {rel.sibling(name)};", reads_data=True)]
+
+
+def _plain_prefix(columns: list[str | None]) -> list[str]:
+    out: list[str] = []
+    for column in columns:
+        if column is None:
+            break
+        out.append(column)
+    return out
+
+
+def foreign_keys_of(node: ast.Node) -> list[list[str]]:
+    """Column lists of the foreign keys a CREATE TABLE or ALTER TABLE declares."""
+    found: list[list[str]] = []
+    items: list[tuple[ast.Node, str | None]] = []
+    if isinstance(node, ast.CreateStmt):
+        for element in node.tableElts or ():
+            if isinstance(element, ast.ColumnDef):
+                items += [(c, element.colname) for c in element.constraints or ()]
+            else:
+                items.append((element, None))
+    elif isinstance(node, ast.AlterTableStmt):
+        for cmd in node.cmds or ():
+            if isinstance(cmd, ast.AlterTableCmd) and isinstance(cmd.def_, ast.ColumnDef):
+                items += [(c, cmd.def_.colname) for c in cmd.def_.constraints or ()]
+            elif isinstance(cmd, ast.AlterTableCmd) and isinstance(cmd.def_, ast.Constraint):
+                items.append((cmd.def_, None))
+    for con, column in items:
+        if isinstance(con, ast.Constraint) and con.contype == ConstrType.CONSTR_FOREIGN:
+            cols = _names(con.fk_attrs) or ([column] if column else [])
+            if cols:
+                found.append(cols)
+    return found
 
 
 # ---------------------------------------------------------------- CREATE INDEX / DROP INDEX / REINDEX
@@ -330,8 +400,11 @@ def alter_table(stmt: ast.AlterTableStmt, text: str, sc: Scope) -> list[Draft]:
     if sc.is_new(rel):
         inverses = [_inverse(rel, c, sc) for c in cmds]
         rollback = "\n".join(i for i in reversed(inverses) if i) if all(inverses) else None
-        return single(sc, text, f"Alter {rel.label}, a table this migration creates (nothing to lock out)",
+        kept = single(sc, text, f"Alter {rel.label}, a table this migration creates (nothing to lock out)",
                       target=rel.label, rollback=rollback)
+        for columns in foreign_keys_of(stmt):
+            kept += fk_index(rel, columns, sc)
+        return kept
     drafts: list[Draft] = []
     for cmd in cmds:
         drafts += alter_cmd(stmt, cmd, rel, sc)
@@ -474,7 +547,9 @@ def add_constraint(stmt: ast.AlterTableStmt | None, cmd: ast.AlterTableCmd | Non
         if kind == ConstrType.CONSTR_FOREIGN and con.pktable is not None:
             target = f"{rel.label}, {sc.rel(con.pktable).label}"
         what = "foreign key" if kind == ConstrType.CONSTR_FOREIGN else "CHECK"
+        index = fk_index(rel, cols, sc) if kind == ConstrType.CONSTR_FOREIGN else []
         return [
+            *index,
             Draft(Phase.EXPAND, f"Add {what} {name} on {rel.label} NOT VALID: new writes are checked, no scan",
                   add_sql, lock=SHARE_ROW_EXCLUSIVE if kind == ConstrType.CONSTR_FOREIGN else ACCESS_EXCLUSIVE,
                   lock_target=target, rollback=drop),
