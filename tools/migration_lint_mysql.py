@@ -15,9 +15,7 @@ from dbsage.tools.findings import Finding, ObjectType, Severity
 from dbsage.tools.migration_model import MigrationContext, MigrationScript, MigrationStatement, Suppression
 from dbsage.tools.migration_mysql_ops import (
     COPY,
-    AlterOp,
     Assessment,
-    MyStatement,
     ScriptState,
     TableState,
     assess,
@@ -25,10 +23,9 @@ from dbsage.tools.migration_mysql_ops import (
     column_sql,
     implicit_default,
     index_as_alter,
-    is_batched,
-    read_statement,
     version_text,
 )
+from dbsage.tools.migration_mysql_read import AlterOp, MyStatement, is_batched, read_statement
 from dbsage.tools.rules.registry import make_finding
 
 DDL_KINDS = ("alter", "create_index", "drop_index", "drop_table", "rename_table", "optimize", "truncate",

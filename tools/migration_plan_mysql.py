@@ -20,9 +20,7 @@ from dbsage.tools.migration_model import MigrationContext, MigrationScript, Migr
 from dbsage.tools.migration_mysql_ops import (
     BATCH_ROWS,
     COPY,
-    AlterOp,
     ColumnDef,
-    MyStatement,
     ScriptState,
     TableState,
     assess,
@@ -30,11 +28,9 @@ from dbsage.tools.migration_mysql_ops import (
     column_sql,
     implicit_default,
     index_as_alter,
-    is_batched,
     order_by_key,
-    quote,
-    read_statement,
 )
+from dbsage.tools.migration_mysql_read import AlterOp, MyStatement, is_batched, quote, read_statement
 from dbsage.tools.sources.ddl_sqltokens import Cursor, tokenize
 
 LOCK_WAIT_S = 5
