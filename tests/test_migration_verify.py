@@ -48,7 +48,7 @@ CREATE TABLE orders (
 CREATE INDEX orders_customer_idx ON orders (customer_id);
 INSERT INTO customers (email) SELECT 'c' || g || '@example.org' FROM generate_series(1, 5000) g;
 INSERT INTO orders (customer_id, ref, note, total, pad)
-SELECT 1 + g % 5000, 'R' || g, 'note ' || g, g % 1000, repeat('x', 200) FROM generate_series(1, {ROWS}) g;
+SELECT 1 + g % 5000, 'R' || g, 'note ' || g, g % 1000, repeat('x', 600) FROM generate_series(1, {ROWS}) g;
 ANALYZE;
 """
 

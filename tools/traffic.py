@@ -27,7 +27,7 @@ from dbsage.tools.rules.fix_sql import quote, table_ref
 from dbsage.tools.sources.guard import LiveDatabase
 from dbsage.tools.sources.urls import redact
 
-PAUSE_S = 0.005
+PAUSE_S = 0.002
 KEY_SAMPLE = 2000
 
 
