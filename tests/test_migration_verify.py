@@ -234,11 +234,14 @@ def test_login_without_createdb_is_told_to_name_a_scratch_database(pg_source: st
             conn.execute(f"DROP ROLE IF EXISTS {role}")
 
 
-def test_no_source_is_an_input_error() -> None:
+def test_bad_calls_are_input_errors(pg_source: str) -> None:
     script = read_migrations(None, Dialect.POSTGRES, sql="CREATE INDEX i ON t (a);")
     ctx = MigrationContext(dialect=Dialect.POSTGRES, server_version_num=150000)
     with pytest.raises(InputError, match="--dsn"):
         verify_migration(script, [], source_dsn=None, scratch_dsn=None, ctx=ctx)
+    mysql_ctx = MigrationContext(dialect=Dialect.MARIADB, server_version_num=101100)
+    with pytest.raises(InputError, match="for mariadb, but the database runs postgres"):
+        verify_migration(script, [], source_dsn=pg_source, scratch_dsn=None, ctx=mysql_ctx)
 
 
 # -- MariaDB ------------------------------------------------------------------------------------

@@ -142,6 +142,12 @@ def _verify(
     sample_rows: int,
 ) -> Verification:
     dialect = source.dialect
+    if dialect.is_mysql_family != ctx.dialect.is_mysql_family:
+        raise InputError(f"The migration is for {ctx.dialect.value}, but the database runs {dialect.value}.",
+                         hint="pass the matching --dialect, or the right --dsn")
+    if dialect.is_mysql_family and not source.url.database:
+        raise InputError("The DSN names no database; verify copies tables from one.",
+                         hint="end the DSN with /<database>")
     catalog = ctx.catalog if ctx.catalog is not None and ctx.catalog.source == "live" else load_catalog(source)
     original_text = "\n".join(s.text for s in script.statements)
     plan_text = "\n".join(f"{s.sql}\n{s.rollback_sql or ''}" for s in steps)
