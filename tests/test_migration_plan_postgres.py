@@ -498,3 +498,16 @@ def test_dropped_constraints_come_back_and_typed_batches(postgres_db: PostgresFa
     assert "ON DELETE CASCADE NOT VALID" in (drops[1].rollback_sql or "")
     assert "CAST(5 AS text)" in steps[0].sql and steps[0].repeat == "until_no_rows"
     assert steps[-1].irreversible and "TRUNCATE" in steps[-1].sql
+
+
+def test_foreign_key_index_added_for_new_tables_unless_turned_off() -> None:
+    from dbsage.tools.rules.registry import RuleOptions
+
+    sql = "CREATE TABLE a (id int PRIMARY KEY, b int REFERENCES a (id), c int);\nCREATE INDEX ON a (c, b);"
+    steps, _ = plan(None, sql)
+    assert [s.sql.split("\n")[-1] for s in steps][1] == "CREATE INDEX IF NOT EXISTS a_b_idx ON a (b);"
+    options = RuleOptions(thresholds={"migration.index_foreign_keys": 0})
+    off = MigrationContext(Dialect.POSTGRES, 150000, options=options)
+    assert len(plan_postgres(read_migrations(None, Dialect.POSTGRES, sql=sql), off)[0]) == 2
+    covered, _ = plan(None, sql.replace("(c, b)", "(b, c)"))
+    assert len(covered) == 2  # an index the script builds later already leads with b
