@@ -119,7 +119,6 @@ class Traffic:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._ready = threading.Barrier(3)
-        self._failures: list[str] = []
 
     def __enter__(self) -> Traffic:
         if self.tables:
