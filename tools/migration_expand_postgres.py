@@ -228,7 +228,7 @@ def alter_type(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd, cdef: ast.Colum
 
     before = sync_function(fn, name, new, conv("new", name), guard_back=True, fill_missing=True)
     after = sync_function(fn, deprecated, name, conv("new", deprecated), guard_back=True)
-    collate = f" COLLATE {show(cdef.collClause)}" if cdef.collClause else ""
+    collate = f" {show(cdef.collClause)}" if cdef.collClause else ""
     drafts = [
         Draft(Phase.EXPAND, f"Add {rel.label}.{new} of type {new_type} next to {name}",
               f"ALTER TABLE {rel.sql} ADD COLUMN {q(new)} {new_type}{collate};", lock_target=rel.label,

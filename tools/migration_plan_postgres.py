@@ -82,8 +82,8 @@ _WORD = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
 
 
 def _mentions(text: str) -> set[str]:
-    """Every name the statement may refer to (a superset: keywords included), lower-cased unless quoted."""
-    return {quoted.replace('""', '"') if quoted else bare.lower() for quoted, bare in _WORD.findall(text)}
+    """Every name the statement may refer to, lower-cased (a superset: keywords, and quoted names folded)."""
+    return {(quoted.replace('""', '"') if quoted else bare).lower() for quoted, bare in _WORD.findall(text)}
 
 
 def _timeout(ms: int) -> str:
