@@ -511,3 +511,75 @@ def test_foreign_key_index_added_for_new_tables_unless_turned_off() -> None:
     assert len(plan_postgres(read_migrations(None, Dialect.POSTGRES, sql=sql), off)[0]) == 2
     covered, _ = plan(None, sql.replace("(c, b)", "(b, c)"))
     assert len(covered) == 2  # an index the script builds later already leads with b
+
+
+ODD = """
+ALTER TABLE ONLY t ADD CONSTRAINT t_fk FOREIGN KEY (a) REFERENCES u (id);
+ALTER TABLE IF EXISTS t DROP COLUMN c;
+CREATE INDEX ON t USING gin (doc);
+CREATE INDEX ON t ((lower(name)));
+CREATE UNIQUE INDEX t_u ON t (a) WHERE b IS NULL;
+ALTER TABLE t ALTER COLUMN c TYPE text COLLATE "C";
+ALTER TABLE t ADD COLUMN idc int GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (a * 2) STORED;
+ALTER TABLE t RENAME CONSTRAINT a TO b;
+ALTER INDEX i RENAME TO j;
+ALTER SEQUENCE s RENAME TO s2;
+UPDATE t SET a = DEFAULT;
+UPDATE t SET (a, b) = (1, 2);
+UPDATE t AS x SET a = 1 WHERE x.b = 2;
+DELETE FROM t USING u WHERE t.a = u.id;
+DROP TYPE x;
+DROP VIEW v;
+DROP FUNCTION f(int);
+CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+DO $$ BEGIN PERFORM 1; END $$;
+ALTER TABLE t ADD COLUMN c2 int REFERENCES u(id) ON DELETE CASCADE;
+ALTER TABLE t ADD CONSTRAINT ex EXCLUDE USING gist (c WITH &&);
+ALTER TABLE t ATTACH PARTITION p FOR VALUES FROM (1) TO (10);
+ALTER TABLE t SET (fillfactor = 70);
+ALTER TABLE t OWNER TO someone;
+COMMENT ON COLUMN t.c IS 'x';
+SELECT 1;
+ALTER TABLE t ALTER COLUMN c TYPE int USING c::int;
+CREATE TABLE "Mixed Case" ("Col" int NOT NULL DEFAULT 1, id int PRIMARY KEY);
+INSERT INTO "Mixed Case" VALUES (1, 1);
+ALTER TABLE "Mixed Case" RENAME COLUMN "Col" TO "New Col";
+CREATE SCHEMA s;
+CREATE TABLE s.t (a int, b int REFERENCES s.t (a));
+CREATE INDEX ON s.t (a);
+ALTER TABLE t ADD COLUMN n numeric NOT NULL;
+ALTER TABLE t ALTER COLUMN d SET DEFAULT now();
+ALTER TABLE t ALTER COLUMN d DROP NOT NULL;
+ALTER TABLE t ADD COLUMN pk2 int PRIMARY KEY;
+ALTER TYPE mood RENAME VALUE 'a' TO 'b';
+GRANT SELECT ON t TO someone;
+REVOKE INSERT ON t FROM someone;
+ALTER TABLE t SET LOGGED;
+CLUSTER t;
+VACUUM FULL;
+REINDEX TABLE t;
+REINDEX SCHEMA public;
+BEGIN;
+SET search_path TO app, public;
+SET lock_timeout = '5s';
+COMMIT;
+TRUNCATE t;
+CREATE MATERIALIZED VIEW mv AS SELECT 1;
+REFRESH MATERIALIZED VIEW mv;
+ALTER TABLE t ALTER COLUMN e TYPE varchar(10);
+ALTER TABLE t ALTER COLUMN c SET STATISTICS 500;
+UPDATE t SET a = a + 1 WHERE a IS NULL;
+UPDATE t SET a = now() WHERE a IS NULL;
+"""
+
+
+def test_unusual_statements_plan_and_every_step_parses() -> None:
+    steps, notes = plan(None, ODD)
+    for step in steps:
+        pglast.parse_sql(step.sql)
+        if step.rollback_sql:
+            pglast.parse_sql(step.rollback_sql)
+    assert sum("pg_repack" in n for n in notes) == 2
+    assert any("EXCLUDE" in n for n in notes) and any("GENERATED/IDENTITY" in n for n in notes)
+    assert not any(s.sql.split("\n")[-1].rstrip(";") == "BEGIN" for s in steps)
