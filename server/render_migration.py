@@ -20,9 +20,12 @@ def _step_flags(step: Step) -> str:
 
 def _measure(m: TrafficMeasure) -> str:
     failed = f"; failed: {m.error}" if m.error else ""
+    retries = f", {m.lock_timeout_retries} lock_timeout retries" if m.lock_timeout_retries else ""
+    first = f"; first traffic error: {m.first_traffic_error}" if m.first_traffic_error else ""
     return (
         f"ran {m.duration_ms:,.0f} ms, longest wait of the traffic {m.longest_lock_wait_ms:,.0f} ms "
-        f"({m.writer_ops} writes, {m.reader_ops} reads, {m.traffic_errors} errors){failed}"
+        f"(writes {m.longest_write_wait_ms:,.0f} ms, reads {m.longest_read_wait_ms:,.0f} ms; {m.writer_ops} writes, "
+        f"{m.reader_ops} reads, {m.traffic_errors} errors{retries}){failed}{first}"
     )
 
 
@@ -32,6 +35,9 @@ def _verification_lines(v: Verification) -> list[str]:
              f"  plan:     {_measure(v.plan)}",
              f"  rollback restores the schema: {'yes' if v.rollback_restores_schema else 'no'}"]
     lines += [f"    left changed: {d}" for d in v.schema_differences]
+    if v.skipped_steps:
+        lines.append(f"  not run (irreversible): steps {', '.join(str(n) for n in v.skipped_steps)}")
+    lines += [f"  note: {n}" for n in v.notes]
     return lines
 
 
@@ -87,5 +93,8 @@ def migration_markdown(report: MigrationReport) -> list[str]:
                        f"{m.reader_ops} |")
         out += ["", f"Rollback restores the schema: {'yes' if v.rollback_restores_schema else 'no'}."]
         out += [f"- left changed: {d}" for d in v.schema_differences]
+        if v.skipped_steps:
+            out.append(f"Not run (irreversible): steps {', '.join(str(n) for n in v.skipped_steps)}.")
+        out += [f"- {n}" for n in v.notes]
     out += [f"Note: {note}" for note in report.notes]
     return out
