@@ -33,6 +33,7 @@ from dbsage.tools.migration_rewrites_postgres import (
     _one_cmd,
     _retarget,
     _walk,
+    backfill,
     is_volatile,
     single,
 )
@@ -174,16 +175,9 @@ def _index_drafts(rel: Rel, table: Table | None, column: str, to: str,
     return drafts, names
 
 
-def _fill(rel: Rel, sc: Scope, target: str, value: str, description: str) -> Draft:
-    table = sc.find_table(rel)
-    key = table.primary_key.columns if table is not None and table.primary_key else None
-    if key is None:
-        sc.note(f"{rel.label}: no primary key known, so batches pick rows by ctid.")
+def _fill(rel: Rel, sc: Scope, target: str, value: str, description: str) -> list[Draft]:
     where = f"{q(target)} IS NULL AND ({value}) IS NOT NULL"
-    return Draft(Phase.BACKFILL, f"{description} in batches of {sc.batch_rows} rows (repeat until none changes)",
-                 keyed_batch("UPDATE", rel, key, set_clause=f"{q(target)} = {value}", where=where,
-                             batch_rows=sc.batch_rows),
-                 lock=ROW_EXCLUSIVE, lock_target=rel.label, timing="batch", repeat="until_no_rows", reads_data=True)
+    return backfill(rel, sc, f"{q(target)} = {value}", where, description, todo=target)
 
 
 def alter_type(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd, cdef: ast.ColumnDef, rel: Rel,
@@ -241,7 +235,7 @@ def alter_type(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd, cdef: ast.Colum
     nn = not_null_drafts(rel, new) if not_null else []
     if nn:
         drafts.append(nn[0])
-    drafts.append(_fill(rel, sc, new, conv(None, name), f"Backfill {rel.label}.{new} from {name}"))
+    drafts += _fill(rel, sc, new, conv(None, name), f"Backfill {rel.label}.{new} from {name}")
     if nn:
         nn[1].phase = Phase.BACKFILL
         drafts.append(nn[1])
@@ -375,7 +369,7 @@ def rename_column(stmt: ast.RenameStmt, text: str, sc: Scope) -> list[Draft]:
             "either name is copied to the other)", f"ALTER TABLE {rel.sql} ALTER COLUMN {q(old_name)} DROP DEFAULT;",
             lock_target=rel.label,
             rollback=f"ALTER TABLE {rel.sql} ALTER COLUMN {q(old_name)} SET DEFAULT {col.default};"))
-    drafts.append(_fill(rel, sc, new_name, q(old_name), f"Backfill {rel.label}.{new_name} from {old_name}"))
+    drafts += _fill(rel, sc, new_name, q(old_name), f"Backfill {rel.label}.{new_name} from {old_name}")
     if not col.nullable:
         nn = not_null_drafts(rel, new_name, tail_phase=Phase.BACKFILL)
         nn[0].phase = Phase.BACKFILL

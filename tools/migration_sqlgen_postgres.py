@@ -116,10 +116,13 @@ def keyed_batch(
     batch_rows: int,
 ) -> str:
     """One batch: change at most `batch_rows` rows that still match `where`, picked by primary key (or ctid)."""
-    if key:
+    if key and len(key) == 1:
+        # = ANY (ARRAY(subquery)): the pick runs once, then the write finds each row by its key
+        col = q(key[0])
+        pick = f"{col} = ANY (ARRAY(SELECT {col} FROM {rel.sql} WHERE {where} LIMIT {batch_rows}))"
+    elif key:
         cols = ", ".join(q(c) for c in key)
-        target = cols if len(key) == 1 else f"({cols})"
-        pick = f"{target} IN (SELECT {cols} FROM {rel.sql} WHERE {where} LIMIT {batch_rows})"
+        pick = f"({cols}) IN (SELECT {cols} FROM {rel.sql} WHERE {where} LIMIT {batch_rows})"
     else:
         pick = f"ctid = ANY (ARRAY(SELECT ctid FROM {rel.sql} WHERE {where} LIMIT {batch_rows}))"
     head = f"UPDATE {rel.sql} SET {set_clause}" if verb == "UPDATE" else f"DELETE FROM {rel.sql}"
