@@ -15,8 +15,9 @@ Steps with transactional=False must run outside a transaction block, one stateme
 multi-statement string sent in one call is an implicit transaction, which CONCURRENTLY refuses).
 rollback_sql None with irreversible=False means there is nothing to undo for that step (a VALIDATE) or no
 SQL could be written (said in the notes); irreversible=True marks data loss (DROP, DELETE, UPDATE).
-A foreign key added to a table whose indexes are known (live, or created by the script) gets an index leading
-with its columns when none exists (threshold `migration.index_foreign_keys` = 0 turns that off).
+With threshold `migration.index_foreign_keys` = 1, a foreign key added to a table whose indexes are known
+(live, or created by the script) also gets an index leading with its columns when none exists; by default
+the plan keeps exactly the schema the migration asks for.
 VACUUM FULL and CLUSTER are left out of the plan with a note pointing to pg_repack (an online rebuild
 outside SQL); BEGIN/COMMIT and SET lock_timeout/statement_timeout are left out because the plan sets its own.
 """

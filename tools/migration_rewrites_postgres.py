@@ -144,11 +144,12 @@ def fk_index(rel: Rel, columns: list[str], sc: Scope) -> list[Draft]:
 
     Without it every DELETE or key UPDATE on the referenced table scans this one under lock. Decided only
     where the table's indexes are known: a table the script creates, or one the live catalog describes.
-    The threshold `migration.index_foreign_keys` = 0 turns this addition off (the plan then keeps exactly
-    the migration's schema, and the linter's foreign_key_without_index finding stands).
+    Off by default (the plan keeps exactly the schema the migration asks for; the linter's
+    foreign_key_without_index finding on the migration says what to add); threshold
+    `migration.index_foreign_keys` = 1 turns it on.
     """
     wanted = [c.lower() for c in columns]
-    if not sc.ctx.options.threshold("migration.index_foreign_keys", 1):
+    if not sc.ctx.options.threshold("migration.index_foreign_keys", 0):
         return []
     table = sc.find_table(rel)
     new = sc.is_new(rel)
