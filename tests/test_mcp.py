@@ -263,6 +263,10 @@ def test_prompts() -> None:
     assert persona == persona_text()
     assert persona == (Path(__file__).resolve().parent.parent / "agent_prompt.md").read_text(encoding="utf-8")
     assert 'database="prod"' in review and "inspect_schema" in review and "next_cursor" in review
+    # The persona names every tool the server offers, and the review walks through the reviewing ones.
+    tools = [t.name for t in with_client(config_for(), lambda c: c.list_tools()).tools]
+    assert all(f"`{name}`" in persona for name in tools), tools
+    assert all(name in review for name in ("suggest_indexes", "audit_security", "checklist_review", "plan_migration"))
 
 
 def test_resources(sqlite_db: SqliteFactory) -> None:
