@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbsage.server.config import DbsageConfig
 from dbsage.tools.catalog import Catalog
-from dbsage.tools.errors import GuardRefused, InputError
+from dbsage.tools.errors import InputError
 from dbsage.tools.explain import ExplainReport
 from dbsage.tools.findings import Finding, Severity
 from dbsage.tools.indexes import IndexReport
@@ -132,11 +132,9 @@ def explain_query(
         raise InputError("dialect applies only without a database; a live database reports its own.",
                          hint="drop the dialect")
     target = config.target(database, allow_url=allow_url)
-    if allow_write_analyze and database in config.databases and config.databases[database].production:
-        raise GuardRefused(
-            f"{target.name} is configured as production: dbsage does not execute data changes there, "
-            "even in a rolled-back transaction.",
-            reason="production",
+    if allow_write_analyze:
+        config.refuse_on_production(
+            database, doing="execute data changes, even in a rolled-back transaction,",
             hint="explain without analyze, or analyze on a copy",
         )
     return run_explain(
@@ -162,12 +160,10 @@ def suggest_indexes(
 ) -> IndexReport:
     """suggest_indexes on a configured database (or a URL where allowed)."""
     target = config.target(database, allow_url=allow_url)
-    if allow_real_index_rollback and database in config.databases and config.databases[database].production:
-        raise GuardRefused(
-            f"{target.name} is configured as production: dbsage does not build real indexes there, even in a "
-            "rolled-back transaction (the build blocks writes to the table while it runs).",
-            reason="production",
-            hint="install HypoPG there, or run on a copy that is not production",
+    if allow_real_index_rollback:
+        config.refuse_on_production(
+            database, doing="build real indexes, even in a rolled-back transaction (the build blocks writes to "
+            "the table while it runs),", hint="install HypoPG there, or run on a copy that is not production",
         )
     return run_suggest_indexes(
         dsn=target.url, queries=queries, from_stats=from_stats, budget_mb=budget_mb, max_indexes=max_indexes,
@@ -197,11 +193,9 @@ def audit_security(
     if database is not None:
         target = config.target(database, allow_url=allow_url)
         dsn, source_name, limits = target.url, target.name, target.limits
-        if probe_tenants and database in config.databases and config.databases[database].production:
-            raise GuardRefused(
-                f"{source_name} is configured as production: the tenant probe writes (in a rolled-back "
-                "transaction) and dbsage does not do that on production.",
-                reason="production",
+        if probe_tenants:
+            config.refuse_on_production(
+                database, doing="run the tenant probe, which writes (in a rolled-back transaction),",
                 hint="probe a staging copy with the same policies",
             )
     elif probe_tenants:

@@ -67,13 +67,10 @@ def plan_migration(
                 "verify needs a database to copy the touched tables from, or a scratch database.",
                 hint="name the database the migration is for, or a scratch database",
             )
-        if database in config.databases and config.databases[database].production:
-            raise GuardRefused(
-                f"{source_name} is configured as production: dbsage does not create a scratch copy on that "
-                "server.",
-                reason="production",
-                hint='verify on a database configured with mode = "scratch"',
-            )
+        config.refuse_on_production(
+            database, doing="create a scratch copy on that server",
+            hint='verify on a database configured with mode = "scratch"',
+        )
     return run_plan_migration(
         paths, sql=sql, dialect=dialect, server_version=server_version, dsn=dsn, target_ddl=target_ddl,
         current_ddl=current_ddl, verify=verify, scratch_dsn=scratch_dsn, limits=limits, source_name=source_name,

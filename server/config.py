@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dbsage.knowledge.rulebook import load_rules
-from dbsage.tools.errors import ConfigError, InputError
+from dbsage.tools.errors import ConfigError, GuardRefused, InputError
 from dbsage.tools.rules.registry import RuleOptions
 from dbsage.tools.sources.guard import Limits
 from dbsage.tools.sources.urls import parse_url, redact
@@ -166,6 +166,16 @@ class DbsageConfig(_Section):
             return Target(url=name_or_url, name=parse_url(name_or_url).redacted, limits=Limits())
         db = self.database(name_or_url)
         return Target(url=db.url, name=name_or_url, limits=db.limits)
+
+    def refuse_on_production(self, name_or_url: str, *, doing: str, hint: str) -> None:
+        """GuardRefused when `name_or_url` is a database configured `production = true`."""
+        db = self.databases.get(name_or_url)
+        if db is not None and db.production:
+            raise GuardRefused(
+                f"{name_or_url} is configured as production: dbsage does not {doing} there.",
+                reason="production",
+                hint=hint,
+            )
 
     def redacted(self) -> dict[str, Any]:
         """The configuration as it may be shown: database URLs redacted, no token."""

@@ -17,6 +17,7 @@ from dbsage.tools.errors import QueryFailed
 from dbsage.tools.findings import Finding, ObjectType, Severity
 from dbsage.tools.rules.registry import make_finding
 from dbsage.tools.sources.guard import GuardedSession
+from dbsage.tools.sources.mysql import database_pattern_matches
 
 # Accounts the server itself or its packaging creates and uses: not "non-admin users".
 SYSTEM_ACCOUNTS = frozenset(
@@ -310,7 +311,7 @@ def app_ddl_findings(
             r.ddl["*.*"] = ddl
     for row in db_rows:
         pattern = _text(row["db"])
-        if not any(like_matches(pattern, s) for s in schemas):
+        if not any(database_pattern_matches(pattern, s) for s in schemas):
             continue
         r = rights.setdefault((_text(row["user_name"]), _text(row["host"])), _Rights())
         r.dml |= {p for p in DML_PRIVILEGES if _text(row[f"{p.capitalize()}_priv"]).upper() == "Y"}
@@ -365,21 +366,6 @@ def _named(user: str, host: str, app_roles: list[str]) -> bool:
         if match.group(1) == user and (match.group(2) is None or match.group(2) == host):
             return True
     return False
-
-
-def like_matches(pattern: str, name: str) -> bool:
-    """Does a database-level grant's name pattern (LIKE wildcards, \\ escapes) cover `name`?"""
-    regex: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            regex.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        regex.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-        i += 1
-    return re.fullmatch("".join(regex), name, flags=re.IGNORECASE) is not None
 
 
 def _ident(name: str) -> str:

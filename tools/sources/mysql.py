@@ -887,7 +887,7 @@ def _grants(session: GuardedSession, selected: list[str], unknown: list[str]) ->
             grants.append(_grant(r, "global", "*.*"))
     for r in schema_rows:
         pattern = _str(r, "table_schema")
-        if any(_database_pattern_matches(pattern, name) for name in selected):
+        if any(database_pattern_matches(pattern, name) for name in selected):
             grants.append(_grant(r, "database", pattern))
     for r in table_rows:
         grants.append(_grant(r, "table", f"{_str(r, 'table_schema')}.{_str(r, 'table_name')}"))
@@ -904,7 +904,7 @@ def _grant(r: Row, object_type: str, obj: str) -> Grant:
     )
 
 
-def _database_pattern_matches(pattern: str, name: str) -> bool:
+def database_pattern_matches(pattern: str, name: str) -> bool:
     """Database-level grants may name databases with LIKE wildcards (app\\_%): does `name` match?"""
     regex: list[str] = []
     i = 0
