@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver.tools import Tool
@@ -23,7 +24,7 @@ from dbsage.server.mcp_server import (
     report_result,
 )
 from dbsage.tools.checklist_model import ChecklistReport, ItemStatus
-from dbsage.tools.errors import DbsageError
+from dbsage.tools.errors import DbsageError, InputError
 from dbsage.tools.findings import Finding
 from dbsage.tools.security import SecurityReport
 
@@ -63,6 +64,25 @@ def concise_security(report: SecurityReport) -> SecurityReport:
 
 def concise_checklist(report: ChecklistReport) -> ChecklistReport:
     return report.model_copy(update={"findings": concise_findings(report.findings, keep_fix=False)})
+
+
+def served_paths(paths: list[str] | None) -> list[str] | None:
+    """Repository paths an MCP client may name: inside the server's working directory, nowhere else.
+
+    The CLI reads any path its user gives; a client of the server names paths on the server's machine,
+    so they stay under the folder the server was started in (the project).
+    """
+    if not paths:
+        return paths
+    root = Path.cwd().resolve()
+    for given in paths:
+        resolved = (root / given).resolve()
+        if resolved != root and root not in resolved.parents:
+            raise InputError(
+                f"{given} is outside the folder the server runs in; only paths inside it are read.",
+                hint=f"name a path relative to {root.name}/",
+            )
+    return [str((root / given).resolve()) for given in paths]
 
 
 def summarize_security(report: SecurityReport) -> str:
@@ -112,7 +132,8 @@ def audit_security_tool(config: DbsageConfig) -> Tool:
             if database is None and not paths:
                 database = _default_database(config)
             report = run_audit_security(
-                config, database=database, paths=paths, app_roles=app_roles, tenant_column=tenant_column,
+                config, database=database, paths=served_paths(paths), app_roles=app_roles,
+                tenant_column=tenant_column,
                 probe_tenants=probe_tenants, tenant_setting=tenant_setting,
             )
         except DbsageError as exc:
@@ -142,7 +163,9 @@ def checklist_review_tool(config: DbsageConfig) -> Tool:
         detail: Detail = "concise",
     ) -> Annotated[CallToolResult, ChecklistReport]:
         try:
-            report = run_checklist_review(config, database=database or _default_database(config), paths=paths)
+            report = run_checklist_review(
+                config, database=database or _default_database(config), paths=served_paths(paths)
+            )
         except DbsageError as exc:
             return error_result(exc)
         except Exception as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -233,3 +234,31 @@ def test_checklist_review_on_sqlite_and_fail_on(sqlite_db: SqliteFactory) -> Non
     assert code == (1 if report["findings"] else 0), err
     statuses = {i["status"] for s in report["sections"] for i in s["items"]}
     assert "not_applicable" in statuses
+
+
+# --- the same tools served over MCP: paths stay inside the server's folder ----------------------
+
+
+def test_served_tools_read_paths_only_inside_the_server_folder(tmp_path: Path) -> None:
+    import anyio
+    from mcp.client import Client
+
+    from dbsage.server.config import DbsageConfig
+    from dbsage.server.mcp_server import build_server
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "settings.py").write_text('DSN = "postgresql://app:An0therSecret@db/app"\n', encoding="utf-8")
+
+    async def use() -> tuple[Any, Any]:
+        async with Client(build_server(DbsageConfig())) as client:
+            outside = await client.call_tool("audit_security", {"paths": ["/etc"]})
+            inside = await client.call_tool("audit_security", {"paths": ["project"]})
+            return outside, inside
+
+    outside, inside = anyio.run(use)
+    assert outside.is_error and "outside the folder the server runs in" in outside.content[0].text
+    assert not inside.is_error
+    report = inside.structured_content or {}
+    assert [f["rule_id"] for f in report["findings"]] == ["security.hardcoded_dsn_password"]
+    assert "An0therSecret" not in json.dumps(report) and "An0therSecret" not in inside.content[0].text
