@@ -69,6 +69,9 @@ SUGGEST_INDEXES_DESCRIPTION = (
     "(HypoPG on PostgreSQL) under budget_mb and max_indexes, with CREATE INDEX SQL, per-query costs, the "
     "workload's relative_cost, and existing indexes to drop."
 )
+# HTTP request bodies above this size are answered 413 before they are read (the largest honest
+# request, a long migration script, is far below it).
+MAX_REQUEST_BYTES = 1024 * 1024
 # The summary quotes at most this many findings; the structured content has them all.
 SUMMARY_FINDINGS = 20
 SUMMARY_FIELD_CHARS = 200
@@ -673,6 +676,7 @@ def serve(
     transport: Literal["stdio", "http"] = "stdio",
     host: str | None = None,
     port: int | None = None,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
 ) -> None:
     """Run the server until the client disconnects (stdio) or the process is stopped (HTTP)."""
     if transport == "stdio":
@@ -691,6 +695,7 @@ def serve(
             host=bind_host,
             port=bind_port,
             transport_security=transport_security(config, bind_host),
+            max_request_body_size=max_request_bytes,
         )
     except SystemExit as exc:
         # uvicorn exits (code 3) when it cannot bind, after logging why; 3 means "database
