@@ -25,6 +25,7 @@ outside SQL); BEGIN/COMMIT and SET lock_timeout/statement_timeout are left out b
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 
 import pglast
@@ -52,6 +53,7 @@ from dbsage.tools.migration_sqlgen_postgres import (
     Draft,
     Rel,
     acknowledge,
+    parse_trees,
     q,
     show,
 )
@@ -70,13 +72,10 @@ def plan_postgres(script: MigrationScript, ctx: MigrationContext) -> tuple[list[
     return _Planner(script, ctx).plan()
 
 
-def _parse(text: str) -> ast.Node | None:
-    """The statement's tree; a literal INSERT ... VALUES is read as its target table only."""
+def _parse_text(text: str) -> str:
+    """The text to parse: a literal INSERT ... VALUES is read as its target table only."""
     m = _INSERT_VALUES.match(text) if len(text) > 2000 else None
-    if m:
-        text = f"INSERT INTO {m.group(1)} DEFAULT VALUES"
-    raws = pglast.parse_sql(text)
-    return raws[0].stmt if len(raws) == 1 else None
+    return f"INSERT INTO {m.group(1)} DEFAULT VALUES" if m else text
 
 
 _WORD = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
@@ -115,8 +114,9 @@ class _Planner:
             if live is not None:
                 return live
         # the table is the same as at the last earlier statement naming it
-        earlier = [i for i in self.by_name.get(rel.name.lower(), []) if i < self.current]
-        key = (rel.label.lower(), earlier[-1] if earlier else -1)
+        naming = self.by_name.get(rel.name.lower(), [])
+        before = bisect_left(naming, self.current)  # indexes are appended in order
+        key = (rel.label.lower(), naming[before - 1] if before else -1)
         if key not in self.prefix_cache:
             self.prefix_cache[key] = self._from_script(rel)
         return self.prefix_cache[key]
@@ -127,7 +127,8 @@ class _Planner:
 
         if rel.label.lower() not in self.created:
             return None  # offline, a table the script does not create: nothing to read
-        earlier = [i for i in self.by_name.get(rel.name.lower(), []) if i < self.current]
+        naming = self.by_name.get(rel.name.lower(), [])
+        earlier = naming[:bisect_left(naming, self.current)]
         texts = [self.statements[i].text for i in earlier
                  if self.statements[i].text.lstrip()[:6].upper() in ("CREATE", "ALTER ", "COMMEN")]
         if not texts:
@@ -145,12 +146,13 @@ class _Planner:
     def plan(self) -> tuple[list[Step], list[str]]:
         parsed: list[ast.Node | None] = []
         mentioned: list[set[str]] = []
-        for index, statement in enumerate(self.statements):
-            try:
-                node = _parse(statement.text)
-            except pglast.parser.ParseError as exc:
-                self.notes.append(f"{_where(statement)}: not parsed by PostgreSQL's parser ({exc}); kept as written.")
+        trees = parse_trees(_parse_text(statement.text) for statement in self.statements)
+        for index, (statement, tree) in enumerate(zip(self.statements, trees, strict=True)):
+            if isinstance(tree, pglast.parser.ParseError):
+                self.notes.append(f"{_where(statement)}: not parsed by PostgreSQL's parser ({tree}); kept as written.")
                 node = None
+            else:
+                node = tree[0].stmt if len(tree) == 1 else None
             parsed.append(node)
             mentioned.append(_mentions(statement.text))
             self._remember_indexes(node)

@@ -6,10 +6,12 @@ generated names are cut to PostgreSQL's 63 bytes the way the server would cut th
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from pglast import ast
+from pglast import ast, parser
 from pglast.stream import RawStream
 
 from dbsage.tools.migration_model import Phase
@@ -92,6 +94,37 @@ def rel_of(node: ast.RangeVar | None, default_schema: str) -> Rel:
 
 def q(name: str) -> str:
     return quote_ident(name)
+
+
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_trees(texts: Iterable[str]) -> Iterator[tuple[ast.RawStmt, ...] | parser.ParseError]:
+    """pglast.parse_sql of each text (or its ParseError), several times faster: the same trees, built without
+    pglast's per-attribute checks.
+
+    pglast's C extension builds every node from values already of the attribute's type (enums, tuples,
+    strings, bools), except a boolean constant's value (an int, which the check converts); the check each
+    assignment goes through (ast.Node.__setattr__) then only costs time, most of the parse. It is switched
+    off (but for ast.Boolean) once for the whole batch (switching it flushes Python's attribute caches of
+    every node class), under a lock; another thread building nodes by hand in that window would skip the
+    checks too (dbsage builds no nodes concurrently). Consume the iterator promptly.
+    """
+    with _PARSE_LOCK:
+        checked = ast.Node.__setattr__
+        ast.Boolean.__setattr__ = checked  # type: ignore[method-assign]
+        ast.Node.__setattr__ = object.__setattr__  # type: ignore[method-assign,assignment]
+        try:
+            trees: list[tuple[ast.RawStmt, ...] | parser.ParseError] = []
+            for text in texts:
+                try:
+                    trees.append(parser.parse_sql(text))
+                except parser.ParseError as exc:
+                    trees.append(exc)
+        finally:
+            ast.Node.__setattr__ = checked  # type: ignore[method-assign]
+            del ast.Boolean.__setattr__
+    yield from trees
 
 
 def show(node: ast.Node) -> str:
