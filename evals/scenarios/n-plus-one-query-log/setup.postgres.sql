@@ -1,0 +1,12 @@
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, created_at timestamptz NOT NULL);
+CREATE INDEX orders_created_at_idx ON orders (created_at);
+INSERT INTO orders SELECT g, 1 + g % 5000, now() - (100000 - g) * interval '1 minute' FROM generate_series(1, 100000) g;
+CREATE TABLE order_items (
+    id bigint PRIMARY KEY,
+    order_id bigint NOT NULL,
+    product_id bigint NOT NULL,
+    quantity integer NOT NULL,
+    price numeric(10, 2) NOT NULL
+);
+INSERT INTO order_items SELECT g, 1 + (g - 1) / 4, 1 + g % 900, 1 + g % 3, (g % 300) + 0.99 FROM generate_series(1, 400000) g;
+ANALYZE;

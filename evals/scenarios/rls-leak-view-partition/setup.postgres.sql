@@ -1,0 +1,16 @@
+CREATE TABLE documents (id bigint PRIMARY KEY, tenant_id bigint NOT NULL, title text NOT NULL);
+ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
+ALTER TABLE documents FORCE ROW LEVEL SECURITY;
+CREATE POLICY documents_tenant ON documents USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint);
+CREATE VIEW document_summary AS SELECT tenant_id, count(*) AS documents FROM documents GROUP BY tenant_id;
+CREATE TABLE events (id bigint NOT NULL, tenant_id bigint NOT NULL, at date NOT NULL, payload text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE events FORCE ROW LEVEL SECURITY;
+CREATE POLICY events_tenant ON events USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint);
+ALTER TABLE events_2025 ENABLE ROW LEVEL SECURITY;
+ALTER TABLE events_2025 FORCE ROW LEVEL SECURITY;
+CREATE POLICY events_2025_tenant ON events_2025 USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint);
+INSERT INTO documents SELECT g, 1 + g % 20, 'doc ' || g FROM generate_series(1, 10000) g;
+INSERT INTO events SELECT g, 1 + g % 20, DATE '2025-06-01' + (g % 400), 'x' FROM generate_series(1, 20000) g;

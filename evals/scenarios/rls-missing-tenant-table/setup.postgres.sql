@@ -1,0 +1,11 @@
+CREATE TABLE tenants (id bigint PRIMARY KEY, name text NOT NULL);
+CREATE TABLE projects (id bigint PRIMARY KEY, tenant_id bigint NOT NULL REFERENCES tenants (id), name text NOT NULL);
+CREATE INDEX projects_tenant_id_idx ON projects (tenant_id);
+ALTER TABLE projects ENABLE ROW LEVEL SECURITY;
+ALTER TABLE projects FORCE ROW LEVEL SECURITY;
+CREATE POLICY projects_tenant ON projects USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint);
+CREATE TABLE invoices (id bigint PRIMARY KEY, tenant_id bigint NOT NULL REFERENCES tenants (id), amount numeric(12, 2) NOT NULL);
+CREATE INDEX invoices_tenant_id_idx ON invoices (tenant_id);
+INSERT INTO tenants SELECT g, 'tenant ' || g FROM generate_series(1, 50) g;
+INSERT INTO projects SELECT g, 1 + g % 50, 'project ' || g FROM generate_series(1, 5000) g;
+INSERT INTO invoices SELECT g, 1 + g % 50, g % 1000 FROM generate_series(1, 20000) g;

@@ -1,0 +1,197 @@
+"""The built-in eval scenarios: each loads and validates, each setup runs on its engine, and the scripted
+agent passes the CI gate on all of them (recall >= 0.9 overall, no forbidden hit, nothing raised on the control).
+
+Databases are real and fresh per (scenario, dialect); roles and users a setup creates carry a unique prefix
+({{run}}) and are dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+import tomllib
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from dbsage.evals.agents.scripted import ScriptedAgent
+from dbsage.evals.model import EvalDialect, Expected, Forbidden, Recommendation, Scenario, Task
+from tests.dbutil import admin_mysql, admin_postgres, mysql_url_for, postgres_url_for, split_mysql_script
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "evals" / "scenarios"
+_RANK = {"blocker": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+
+
+def load(folder: Path) -> Scenario:
+    data = tomllib.loads((folder / "scenario.toml").read_text())
+    return Scenario.model_validate({**data, "folder": folder})
+
+
+def all_scenarios() -> list[Scenario]:
+    return [load(d) for d in sorted(SCENARIOS.iterdir()) if (d / "scenario.toml").is_file()]
+
+
+def runs() -> list[tuple[str, EvalDialect]]:
+    return [(s.name, d) for s in all_scenarios() for d in s.dialects]
+
+
+# --- a minimal runner (EV1's evals/runner.py replaces it once it lands) -------------------------------
+
+
+@contextmanager
+def fresh_database(scenario: Scenario, dialect: EvalDialect, tmp: Path, server: str, run: str) -> Iterator[str]:
+    """A new database with the scenario's setup run in it; dropped (with the run's roles) afterwards."""
+    assert scenario.folder is not None
+    script = (scenario.folder / f"setup.{dialect}.sql").read_text().replace("{{run}}", run)
+    name = f"{run}_{scenario.name.replace('-', '_')}"[:60]
+    if dialect == "sqlite":
+        path = tmp / f"{name}.db"
+        conn = sqlite3.connect(path)
+        conn.executescript(script)
+        conn.close()
+        yield f"sqlite:///{path}"
+        return
+    if dialect == "postgres":
+        with admin_postgres(server) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = postgres_url_for(server, name)
+        try:
+            with admin_postgres(url) as conn:
+                conn.execute(script)  # type: ignore[arg-type]
+            yield url
+        finally:
+            with admin_postgres(server) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                roles = [r[0] for r in admin.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s",
+                                                     (run + "%",))]
+                for role in roles:
+                    admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        return
+    conn_my = admin_mysql(server)
+    try:
+        with conn_my.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}`")
+        url = mysql_url_for(server, name)
+        my = admin_mysql(url)
+        try:
+            with my.cursor() as cur:
+                for stmt in split_mysql_script(script):
+                    cur.execute(stmt)
+        finally:
+            my.close()
+        yield url
+    finally:
+        with conn_my.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            cur.execute("SELECT user, host FROM mysql.user WHERE user LIKE %s", (run + "%",))
+            for user, host in cur.fetchall():
+                cur.execute("DROP USER %s@%s", (user, host))
+        conn_my.close()
+
+
+def new_run() -> str:
+    """The unique prefix that replaces {{run}} in a setup and a task."""
+    return "ev2r" + uuid.uuid4().hex[:8]
+
+
+def task_for(scenario: Scenario, dialect: EvalDialect, url: str, tmp: Path, run: str) -> Task:
+    assert scenario.folder is not None
+    files = sorted(p for p in scenario.folder.iterdir() if p.name != "scenario.toml" and not p.name.startswith("setup."))
+    return Task(scenario=scenario.name, dialect=dialect, prompt=scenario.task.replace("{{run}}", run), config_path=tmp / "dbsage.toml",
+                url=url, files=files, tools=scenario.tools)
+
+
+def _object_matches(expected: str, actual: str) -> bool:
+    want = [p.strip('"`').lower() for p in expected.split(".")]
+    have = [p.strip('"`').lower() for p in actual.split(".")]
+    return len(have) >= len(want) and have[len(have) - len(want):] == want
+
+
+def matches(rule: Expected | Forbidden, rec: Recommendation) -> bool:
+    if rule.category is not None and rule.category != rec.category:
+        return False
+    if rule.object is not None and not _object_matches(rule.object, rec.object):
+        return False
+    if rule.sql_pattern is not None and not re.search(rule.sql_pattern, rec.sql or ""):
+        return False
+    least = getattr(rule, "severity_at_least", None)
+    return least is None or _RANK[rec.severity] >= _RANK[least]
+
+
+def score(scenario: Scenario, dialect: EvalDialect, recs: list[Recommendation]) -> dict[str, object]:
+    """Expected matched one to one (greedy, in order), false alarms, forbidden hits."""
+    expected = [e for e in scenario.expected if e.dialects is None or dialect in e.dialects]
+    forbidden = [f for f in scenario.forbidden if f.dialects is None or dialect in f.dialects]
+    used: set[int] = set()
+    missed: list[Expected] = []
+    for exp in expected:
+        hit = next((i for i, r in enumerate(recs) if i not in used and matches(exp, r)), None)
+        if hit is None:
+            missed.append(exp)
+        else:
+            used.add(hit)
+    alarms = [r for i, r in enumerate(recs) if i not in used and _RANK[r.severity] >= _RANK["medium"]]
+    hits = [r for r in recs for f in forbidden if matches(f, r)]
+    return {"expected": len(expected), "matched": len(expected) - len(missed), "missed": missed,
+            "false_alarms": alarms, "forbidden_hits": hits}
+
+
+# --- tests ------------------------------------------------------------------------------------------------
+
+
+def test_at_least_fifteen_scenarios_cover_every_engine() -> None:
+    scenarios = all_scenarios()
+    assert len(scenarios) >= 15
+    assert {d for s in scenarios for d in s.dialects} == {"postgres", "mysql", "sqlite"}
+    assert any(s.control for s in scenarios)
+    tools = {t for s in scenarios for t in s.tools}
+    assert tools >= {"inspect_schema", "explain_query", "suggest_indexes", "plan_migration", "audit_security",
+                     "checklist_review"}
+
+
+@pytest.mark.parametrize("scenario", all_scenarios(), ids=lambda s: s.name)
+def test_scenario_is_complete(scenario: Scenario) -> None:
+    assert scenario.folder is not None and scenario.name == scenario.folder.name
+    for dialect in scenario.dialects:
+        assert (scenario.folder / f"setup.{dialect}.sql").is_file(), dialect
+    assert scenario.expected or scenario.control
+    for rule in [*scenario.expected, *scenario.forbidden]:
+        if rule.sql_pattern:
+            re.compile(rule.sql_pattern)
+    assert "DELIMITER" not in "".join(p.read_text() for p in scenario.folder.glob("setup.*.sql"))
+
+
+def _server(request: pytest.FixtureRequest, dialect: EvalDialect) -> str:
+    if dialect == "postgres":
+        return str(request.getfixturevalue("postgres_server_url"))
+    if dialect == "mysql":
+        return str(request.getfixturevalue("mysql_server_url"))
+    return ""
+
+
+_TIMES: dict[str, float] = {}
+
+
+@pytest.mark.parametrize(("name", "dialect"), runs(), ids=[f"{n}-{d}" for n, d in runs()])
+def test_scripted_agent_on_scenario(name: str, dialect: EvalDialect, request: pytest.FixtureRequest,
+                                    tmp_path: Path) -> None:
+    """Setup runs on a fresh database; the scripted agent finds what is planted and nothing forbidden."""
+    scenario = next(s for s in all_scenarios() if s.name == name)
+    started = time.monotonic()
+    run = new_run()
+    with fresh_database(scenario, dialect, tmp_path, _server(request, dialect), run) as url:
+        setup_s = time.monotonic() - started
+        result = ScriptedAgent().run(task_for(scenario, dialect, url, tmp_path, run))
+    assert result.error is None
+    assert result.tool_calls > 0
+    outcome = score(scenario, dialect, result.recommendations)
+    print(f"{name}/{dialect}: setup {setup_s:.1f}s total {time.monotonic() - started:.1f}s "
+          f"recall {outcome['matched']}/{outcome['expected']} calls {result.tool_calls}")
+    assert not outcome["forbidden_hits"], outcome["forbidden_hits"]
+    if scenario.control:
+        assert not outcome["false_alarms"], outcome["false_alarms"]
+    assert not outcome["missed"], outcome["missed"]
