@@ -175,7 +175,7 @@ class ScriptedAgent:
 
         if "inspect_schema" in tools:
             from dbsage.tools.schema import inspect_schema
-            call(lambda: inspect_schema(dsn=task.url, limit=1).findings)
+            call(lambda: inspect_schema(dsn=task.url, limit=1000).findings)
         if "explain_query" in tools:
             from dbsage.tools.explain import explain_query
             for sql in queries:
