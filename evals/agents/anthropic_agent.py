@@ -28,7 +28,7 @@ from dbsage.evals.agents.replay import TRANSCRIPT_FORMAT, transcript_path
 from dbsage.evals.model import AgentResult, Task
 from dbsage.tools.errors import InputError
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_MAX_TURNS = 12
 DEFAULT_MAX_TOKENS = 8192
 # A tool result larger than this is cut (the text summary comes first, so the cut falls on the JSON copy).
@@ -208,6 +208,8 @@ class AnthropicAgent:
                 messages.append({"role": "assistant", "content": assistant_content(response)})
                 if response.stop_reason != "tool_use" or session is None:
                     return self._answer(response, record)
+                if turn == self.max_turns - 1:
+                    break
                 results = [await self._call(session, block.id, block.name, block.input, record)
                            for block in response.content if block.type == "tool_use"]
                 content: list[dict[str, Any]] = list(results)
