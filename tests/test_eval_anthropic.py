@@ -140,6 +140,9 @@ def test_stub_end_to_end_with_real_mcp_tools(postgres_db: PostgresFactory, tmp_p
     assert any(f["rule_id"] == "index.fk_without_index" for f in structured["findings"])
     assert failed["tool_use_id"] == "toolu_stub_02" and failed["is_error"] is True
     assert "not_configured" in failed["content"]
+    # Prompt caching: the tools and persona once, then the newest history block each turn.
+    assert first["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert failed["cache_control"] == {"type": "ephemeral"} and "cache_control" not in ok
 
     # The final answer's JSON list, severity alias and empty sql normalised.
     assert result.recommendations == [
@@ -149,7 +152,7 @@ def test_stub_end_to_end_with_real_mcp_tools(postgres_db: PostgresFactory, tmp_p
         Recommendation(category="schema", object="public.audit_log", severity="medium", action="Add a primary key"),
     ]
     assert result.tool_calls == 2
-    assert result.tokens == 5210 + 96 + 7735 + 412
+    assert result.tokens == 5210 + 96 + 3735 + 412 + 4000
     assert result.seconds > 0 and len(result.transcript) == 2
 
     # Saved as a transcript; the replay agent re-scores it without any model.
@@ -172,7 +175,7 @@ def test_turn_limit_forbids_tools_on_the_last_turn(sqlite_db: SqliteFactory, tmp
     assert "tool_choice" not in stub.requests[0]
     assert stub.requests[1]["tool_choice"] == {"type": "none"}
     last_user = stub.requests[1]["messages"][-1]["content"]
-    assert last_user[-1] == {"type": "text", "text": LAST_TURN_NOTE}
+    assert last_user[-1]["type"] == "text" and last_user[-1]["text"] == LAST_TURN_NOTE
     assert last_user[0]["is_error"] is False and "inspect_schema of app (sqlite" in last_user[0]["content"]
     assert result.error == "no final answer within 2 turns"
     assert result.tool_calls == 1 and result.recommendations == []

@@ -100,6 +100,16 @@ def assistant_content(response: Message) -> list[dict[str, Any]]:
     return blocks
 
 
+def _mark_cache(message: dict[str, Any]) -> dict[str, Any] | None:
+    """Mark the newest message's last block as a prompt-cache breakpoint (the history is re-sent every turn)."""
+    content = message.get("content")
+    if isinstance(content, list) and content and isinstance(content[-1], dict):
+        block: dict[str, Any] = content[-1]
+        block["cache_control"] = {"type": "ephemeral"}
+        return block
+    return None
+
+
 def response_tokens(response: Message) -> int:
     usage = response.usage
     cached = (usage.cache_creation_input_tokens or 0) + (usage.cache_read_input_tokens or 0)
@@ -201,7 +211,12 @@ class AnthropicAgent:
                     request["tools"] = tools
                     if turn == self.max_turns - 1:
                         request["tool_choice"] = {"type": "none"}
-                response = await client.messages.create(**request)
+                marked = _mark_cache(messages[-1])
+                try:
+                    response = await client.messages.create(**request)
+                finally:
+                    if marked is not None:
+                        marked.pop("cache_control", None)
                 record["tokens"] += response_tokens(response)
                 exchange: dict[str, Any] = {"request": messages[-1], "response": response.model_dump(mode="json")}
                 record["exchanges"].append(exchange)
