@@ -220,9 +220,14 @@ def test_model_from_environment_and_option(monkeypatch: pytest.MonkeyPatch, no_k
     assert AnthropicAgent(no_tools=True).name == "anthropic-no-tools"
 
 
-def test_registry_rejects_unknown_agents_and_options(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="unknown agent 'gpt'"):
+def test_registry_builds_each_agent_and_rejects_unknown_agents_and_options(tmp_path: Path, no_key: None) -> None:
+    assert get_agent("scripted").name == "scripted"
+    assert get_agent("replay", transcripts_dir=tmp_path).name == "replay"
+    built = get_agent("anthropic", base_url="http://127.0.0.1:9", model=None, max_turns=None, no_tools=False)
+    assert isinstance(built, AnthropicAgent) and built.max_turns == 12 and built.model == "claude-sonnet-4-6"
+    with pytest.raises(InputError, match="unknown agent 'gpt'") as caught:
         get_agent("gpt")
+    assert caught.value.hint is not None and "scripted" in caught.value.hint
     with pytest.raises(InputError, match="bad option for agent 'replay'"):
         get_agent("replay", transcripts_dir=tmp_path, colour="red")
     with pytest.raises(InputError, match="does not exist"):
