@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dbsage.evals.model import AgentResult, EvalDialect, Recommendation, Task
@@ -167,38 +166,36 @@ class ScriptedAgent:
         calls = 0
         findings: list[Finding] = []
         recs: list[Recommendation] = list(extra)
-
-        def call(fn: Callable[[], Iterable[Finding]]) -> None:
-            nonlocal calls
-            calls += 1
-            findings.extend(fn())
-
         if "inspect_schema" in tools:
             from dbsage.tools.schema import inspect_schema
-            call(lambda: inspect_schema(dsn=task.url, limit=1000).findings)
+            calls += 1
+            findings += inspect_schema(dsn=task.url, limit=1000).findings
         if "explain_query" in tools:
             from dbsage.tools.explain import explain_query
             for sql in queries:
+                calls += 1
                 analyze = task.dialect == "postgres" and _SELECT.match(sql) is not None
-                call(lambda sql=sql, analyze=analyze: explain_query(dsn=task.url, sql=sql, analyze=analyze).findings)
+                findings += explain_query(dsn=task.url, sql=sql, analyze=analyze).findings
         if "suggest_indexes" in tools and queries:
             from dbsage.tools.indexes import suggest_indexes
             calls += 1
             report = suggest_indexes(dsn=task.url, queries=queries, time_limit_s=20)
-            findings.extend(report.findings)
-            recs.extend(_from_indexes(report))
+            findings += report.findings
+            recs += _from_indexes(report)
         if "plan_migration" in tools:
             from dbsage.tools.migration import plan_migration
             for path in migrations:
+                calls += 1
                 dialect = "postgres" if task.dialect == "postgres" else None
-                call(lambda path=path, dialect=dialect: plan_migration(
-                    [str(path)], dialect=dialect, dsn=task.url).findings)
+                findings += plan_migration([str(path)], dialect=dialect, dsn=task.url).findings
         if "audit_security" in tools:
             from dbsage.tools.security import audit_security
-            call(lambda: audit_security(task.url).findings)
+            calls += 1
+            findings += audit_security(task.url).findings
         if "checklist_review" in tools:
             from dbsage.tools.checklist import checklist_review
-            call(lambda: checklist_review(task.url).findings)
+            calls += 1
+            findings += checklist_review(task.url).findings
         recs.extend(_from_finding(f) for f in findings if f.severity != Severity.INFO)
         return _dedupe(recs), calls
 
