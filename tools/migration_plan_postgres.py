@@ -56,6 +56,7 @@ from dbsage.tools.migration_sqlgen_postgres import (
     parse_trees,
     q,
     show,
+    unchecked_nodes,
 )
 
 LOCK_TIMEOUT_MS = 2000
@@ -134,7 +135,8 @@ class _Planner:
         if not texts:
             return None
         try:
-            catalog = catalog_from_ddl(";\n".join(texts) + ";", self.ctx.dialect)
+            with unchecked_nodes():  # the reader parses, and builds nodes from names only
+                catalog = catalog_from_ddl(";\n".join(texts) + ";", self.ctx.dialect)
         except InputError:
             return None
         schema = (rel.schema or self.ctx.default_schema).lower()
@@ -245,7 +247,8 @@ class _Planner:
         rollback = None
         if draft.rollback and not draft.irreversible:
             rollback = f"SET lock_timeout = {_timeout(self.lock_ms)};\nSET statement_timeout = '0';\n{draft.rollback}"
-        return Step(
+        # trusted values of the right types: constructed without re-validation (a tenth of the plan's time)
+        return Step.model_construct(
             number=number, phase=draft.phase, description=draft.description, sql=prefix + sql,
             transactional=draft.transactional, lock=draft.lock, lock_target=draft.lock_target,
             lock_timeout_ms=self.lock_ms, statement_timeout_ms=stmt_ms, repeat=draft.repeat,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
 from pglast import ast, parser
 from pglast.stream import RawStream
+from pglast.visitors import Continue, Visitor
 
 from dbsage.tools.migration_model import Phase
 from dbsage.tools.sources.ddl_pgnames import make_object_name, name_addition, quote_ident
@@ -99,37 +101,78 @@ def q(name: str) -> str:
 _PARSE_LOCK = threading.Lock()
 
 
-def parse_trees(texts: Iterable[str]) -> Iterator[tuple[ast.RawStmt, ...] | parser.ParseError]:
-    """pglast.parse_sql of each text (or its ParseError), several times faster: the same trees, built without
-    pglast's per-attribute checks.
+@contextmanager
+def unchecked_nodes() -> Iterator[None]:
+    """While inside, pglast builds nodes without its per-attribute checks: parsing is several times faster.
 
     pglast's C extension builds every node from values already of the attribute's type (enums, tuples,
-    strings, bools), except a boolean constant's value (an int, which the check converts); the check each
-    assignment goes through (ast.Node.__setattr__) then only costs time, most of the parse. It is switched
-    off (but for ast.Boolean) once for the whole batch (switching it flushes Python's attribute caches of
-    every node class), under a lock; another thread building nodes by hand in that window would skip the
-    checks too (dbsage builds no nodes concurrently). Consume the iterator promptly.
+    strings, bools), except a boolean constant's value (an int, which the check converts): the check each
+    assignment goes through (ast.Node.__setattr__) then only costs time, most of the parse. It stays on for
+    ast.Boolean. Switching it flushes Python's attribute caches of every node class: wrap batches, not single
+    statements. Taken under a lock; another thread building nodes by hand in that window would skip the checks
+    too (dbsage builds no nodes concurrently), and code inside must build nodes only from values of the right
+    types (names as str).
     """
     with _PARSE_LOCK:
         checked = ast.Node.__setattr__
         ast.Boolean.__setattr__ = checked  # type: ignore[method-assign]
         ast.Node.__setattr__ = object.__setattr__  # type: ignore[method-assign,assignment]
         try:
-            trees: list[tuple[ast.RawStmt, ...] | parser.ParseError] = []
-            for text in texts:
-                try:
-                    trees.append(parser.parse_sql(text))
-                except parser.ParseError as exc:
-                    trees.append(exc)
+            yield
         finally:
             ast.Node.__setattr__ = checked  # type: ignore[method-assign]
             del ast.Boolean.__setattr__
-    yield from trees
+
+
+def parse_trees(texts: Iterable[str]) -> list[tuple[ast.RawStmt, ...] | parser.ParseError]:
+    """pglast.parse_sql of each text (or its ParseError): the same trees, built under unchecked_nodes()."""
+    trees: list[tuple[ast.RawStmt, ...] | parser.ParseError] = []
+    with unchecked_nodes():
+        for text in texts:
+            try:
+                trees.append(parser.parse_sql(text))
+            except parser.ParseError as exc:
+                trees.append(exc)
+    return trees
+
+
+class _Ancestors(Visitor):
+    """pglast's populate_ancestors without its per-call class and method lookup (the same walk, the same slots)."""
+
+    def __call__(self, node: ast.Node | tuple[ast.Node, ...]) -> object:
+        self.root = node
+        walk = self.iterate(node)
+        try:
+            ancestors, sub = walk.send(None)
+            while True:
+                sub.ancestors = ancestors
+                ancestors, sub = walk.send(Continue)
+        except StopIteration:
+            pass
+        return self.root
+
+
+_POPULATE = _Ancestors()
+
+
+class _Stream(RawStream):
+    """RawStream printing one node, its ancestors set by _Ancestors (RawStream.__call__ for one node otherwise)."""
+
+    def one(self, node: ast.Node) -> str:
+        _POPULATE((node,))
+        self.print_node(node)
+        if self.semicolon_after_last_statement:
+            self.write(";")
+        while self.comments:
+            self.print_comment(self.comments.pop(0))
+        return str(self.getvalue())
 
 
 def show(node: ast.Node) -> str:
     """A parse tree node as SQL text."""
-    return str(RawStream()(node))
+    if isinstance(node, ast.RawStmt) and node.stmt is None:
+        return ""
+    return _Stream().one(node)
 
 
 def obj_name(table: str, columns: list[str] | str | None, label: str) -> str:
