@@ -182,12 +182,16 @@ def test_turn_limit_forbids_tools_on_the_last_turn(sqlite_db: SqliteFactory, tmp
 
 
 def test_no_tools_sends_no_tools_and_a_malformed_answer_is_an_error(tmp_path: Path, no_key: None) -> None:
-    task = task_for("sqlite:///unused.db", tmp_path, dialect="sqlite")
+    migration = tmp_path / "migration.sql"
+    migration.write_text("ALTER TABLE t ADD COLUMN b integer NOT NULL;\n", encoding="utf-8")
+    task = task_for("sqlite:///unused.db", tmp_path, dialect="sqlite").model_copy(update={"files": [migration]})
     answer = 'Add an index.\n```json\n[{"category": "index", "object": "t.a", "severity": "high",]\n```'
     with MessagesStub([text_response(answer)]) as stub:
         result = get_agent("anthropic", base_url=stub.url, no_tools=True, transcripts_dir=tmp_path / "tr").run(task)
     (request,) = stub.requests
     assert "tools" not in request
+    shown = "File migration.sql:\n```\nALTER TABLE t ADD COLUMN b integer NOT NULL;\n```"
+    assert shown in request["messages"][0]["content"]
     assert NO_TOOLS_NOTE in request["system"][0]["text"]
     assert result.recommendations == [] and result.tool_calls == 0 and result.tokens == 120
     assert result.error is not None and "not valid JSON" in result.error
