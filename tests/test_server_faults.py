@@ -159,6 +159,7 @@ def test_database_restarted_mid_session(instance: Instance) -> None:
     payload = error_of(interrupted)
     assert payload["error"] == "query_failed", payload
     assert "terminat" in payload["message"] or "connection" in payload["message"], payload
+    assert "retried" in payload.get("hint", ""), payload
     assert "Traceback" not in text_of(interrupted)
     assert not after.is_error, text_of(after)
     assert after.structured_content and after.structured_content["plan"] is not None

@@ -216,13 +216,30 @@ class GuardedSession:
         except (GuardRefused, InputError):
             raise
         except Exception as exc:  # the driver's own error types differ per engine
-            raise QueryFailed(_driver_message(exc, self.dialect)) from None
+            hint = LOST_CONNECTION_HINT if _connection_lost(exc) else None
+            raise QueryFailed(_driver_message(exc, self.dialect), hint=hint) from None
 
     def _fetch_dicts(self) -> list[dict[str, Any]]:
         if self._cursor.description is None:
             return []
         names = [d[0] for d in self._cursor.description]
         return [dict(zip(names, row, strict=True)) for row in self._cursor.fetchall()]
+
+
+LOST_CONNECTION_HINT = (
+    "the database closed the connection (a restart, failover or an administrator); nothing was changed, "
+    "and the call can be retried"
+)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """True when the statement failed because the server went away, not because of the statement."""
+    state = getattr(exc, "sqlstate", None)  # PostgreSQL: connection exceptions and shutdowns
+    if isinstance(state, str):
+        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+    # psycopg without a SQLSTATE (the socket closed), MySQL 2006 "gone away" / 2013 "lost connection"
+    text = str(exc)
+    return "server closed the connection" in text or bool(exc.args and exc.args[0] in (2006, 2013))
 
 
 def _driver_message(exc: BaseException, dialect: Dialect) -> str:
