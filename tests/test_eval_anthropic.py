@@ -132,6 +132,10 @@ def test_stub_end_to_end_with_real_mcp_tools(postgres_db: PostgresFactory, tmp_p
 
     # The second request carries the assistant's tool_use turn and the real MCP results.
     assert [m["role"] for m in second["messages"]] == ["user", "assistant", "user"]
+    thinking, said, *uses = second["messages"][1]["content"]
+    assert thinking == {"type": "thinking", "thinking": "Start with the schema.", "signature": "sig-stub-01"}
+    assert said == {"type": "text", "text": "I will read the schema first."}
+    assert [u["input"] for u in uses] == [{"database": "app"}, {"database": "not_configured"}]
     ok, failed = second["messages"][2]["content"]
     assert ok["type"] == "tool_result" and ok["tool_use_id"] == "toolu_stub_01" and ok["is_error"] is False
     assert ok["content"].startswith("inspect_schema of app (postgres")
@@ -228,7 +232,7 @@ def test_registry_builds_each_agent_and_rejects_unknown_agents_and_options(tmp_p
     assert get_agent("scripted").name == "scripted"
     assert get_agent("replay", transcripts_dir=tmp_path).name == "replay"
     built = get_agent("anthropic", base_url="http://127.0.0.1:9", model=None, max_turns=None, no_tools=False)
-    assert isinstance(built, AnthropicAgent) and built.max_turns == 12 and built.model == "claude-sonnet-4-6"
+    assert isinstance(built, AnthropicAgent) and built.max_turns == 12 and built.model == "claude-sonnet-5-5"
     with pytest.raises(InputError, match="unknown agent 'gpt'") as caught:
         get_agent("gpt")
     assert caught.value.hint is not None and "scripted" in caught.value.hint

@@ -28,9 +28,9 @@ from dbsage.evals.agents.replay import TRANSCRIPT_FORMAT, transcript_path
 from dbsage.evals.model import AgentResult, Task
 from dbsage.tools.errors import InputError
 
-DEFAULT_MODEL = "claude-sonnet-4-6"
+DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TURNS = 12
-DEFAULT_MAX_TOKENS = 8192
+DEFAULT_MAX_TOKENS = 16_000  # thinking and answer together; below the SDK's non-streaming ceiling
 # A tool result larger than this is cut (the text summary comes first, so the cut falls on the JSON copy).
 MAX_TOOL_RESULT_CHARS = 60_000
 MAX_FILE_CHARS = 40_000
