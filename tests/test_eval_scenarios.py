@@ -35,10 +35,6 @@ def all_scenarios() -> list[Scenario]:
     return [load(d) for d in sorted(SCENARIOS.iterdir()) if (d / "scenario.toml").is_file()]
 
 
-def runs() -> list[tuple[str, EvalDialect]]:
-    return [(s.name, d) for s in all_scenarios() for d in s.dialects]
-
-
 # --- a minimal runner (EV1's evals/runner.py replaces it once it lands) -------------------------------
 
 
@@ -164,6 +160,8 @@ def test_scenario_is_complete(scenario: Scenario) -> None:
         if rule.sql_pattern:
             re.compile(rule.sql_pattern)
     assert "DELIMITER" not in "".join(p.read_text() for p in scenario.folder.glob("setup.*.sql"))
+    for name in re.findall(r"\b[\w-]+\.(?:sql|log)\b", scenario.task):
+        assert (scenario.folder / name).is_file(), f"the task refers to {name}"
 
 
 def _server(request: pytest.FixtureRequest, dialect: EvalDialect) -> str:
