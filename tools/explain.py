@@ -18,7 +18,7 @@ import pglast
 import sqlglot
 from pydantic import Field
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError
+from sqlglot.errors import ErrorLevel, SqlglotError
 
 from dbsage.tools.catalog import Dialect
 from dbsage.tools.errors import GuardRefused, InputError
@@ -74,11 +74,13 @@ def parse_statement(sql: str, dialect: Dialect) -> exp.Expr | None:
         _check_postgres_kind(sql)
         try:
             return sqlglot.parse_one(sql, read="postgres", error_level=ErrorLevel.RAISE)
-        except (ParseError, ValueError):
+        except (SqlglotError, ValueError, RecursionError):
             return None
     try:
         trees = [t for t in sqlglot.parse(sql, read=_SQLGLOT_READ[dialect], error_level=ErrorLevel.RAISE) if t]
-    except (ParseError, ValueError) as exc:
+    except RecursionError:
+        raise InputError("The statement nests too deeply to read.", hint="flatten the expression") from None
+    except (SqlglotError, ValueError) as exc:  # SqlglotError: ParseError, and TokenError (an unclosed quote)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"The statement does not parse as {dialect.value}: {first}.") from None
     if len(trees) != 1:

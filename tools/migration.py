@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from dbsage.tools.sources.guard import Limits
 
 _DIALECTS = "postgres, mysql, mariadb"
+# Planning costs about 1 ms and 15 KB per statement: 20,000 plan in about 20 s within 400 MB.
+# A larger script (a data dump, a generated file) is refused rather than left to run for hours.
+MAX_STATEMENTS = 20_000
 _VERSION = re.compile(r"^\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 
 
@@ -182,6 +185,10 @@ def plan_migration(
         from dbsage.tools.migration_source import read_migrations
 
         script = read_migrations(paths, resolved, sql=sql)
+    if len(script.statements) > MAX_STATEMENTS:
+        raise InputError(f"The migration holds {len(script.statements):,} statements; dbsage plans at most "
+                         f"{MAX_STATEMENTS:,} at once.",
+                         hint="split it into smaller migrations, and load bulk data apart from schema changes")
 
     ctx = MigrationContext(dialect=resolved, server_version_num=version_num, catalog=catalog,
                            options=options or RuleOptions())
