@@ -116,6 +116,17 @@ def _from_indexes(report: IndexReport) -> list[Recommendation]:
     return recs
 
 
+def files_for(task: Task) -> list[Path]:
+    """The task's files for its engine: `migration.mysql.sql` only on mysql, `migration.sql` on every engine."""
+    keep: list[Path] = []
+    for path in task.files:
+        parts = set(path.name.lower().split(".")[1:-1])
+        if path.name.startswith("setup.") or (parts & set(_SUPPORTED) and task.dialect not in parts):
+            continue
+        keep.append(path)
+    return keep
+
+
 def _hinted_tools(task: Task, queries: list[str], migrations: list[Path]) -> list[str]:
     """The tools to call: the scenario's hint when given, otherwise what the task's words and files call for."""
     wanted = list(task.tools)
@@ -155,7 +166,7 @@ class ScriptedAgent:
         queries = _queries_in_text(task.prompt)
         extra: list[Recommendation] = []
         migrations: list[Path] = []
-        for path in task.files:
+        for path in files_for(task):
             if path.suffix == ".log":
                 shapes, n_plus_one = _n_plus_one(_log_statements(path.read_text()))
                 queries += shapes
