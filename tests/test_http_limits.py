@@ -182,7 +182,7 @@ def test_configured_hosts_and_origins_are_added_not_substituted() -> None:
 
 
 def test_token_is_checked_before_anything_else(tmp_path: Path) -> None:
-    with http_server(tmp_path, f'[server]\ntoken = "{TOKEN}"\n') as (port, _):
+    with http_server(tmp_path, f'[server]\ntoken = "{TOKEN}"\n', debug_logs=True) as (port, _):
         assert post(port) == 401
         assert post(port, {"Authorization": f"Bearer {TOKEN}x"}) == 401
         assert post(port, {"Authorization": f"Basic {TOKEN}"}) == 401
@@ -190,6 +190,9 @@ def test_token_is_checked_before_anything_else(tmp_path: Path) -> None:
         # An oversized body without the token is refused without being read as a request.
         big = b"x" * (MAX_REQUEST_BYTES + 1)
         assert post(port, body=big) in (401, 413)
+        log = server_log(tmp_path, port)
+    # The debug log followed the requests; the token they carried never appears in it.
+    assert "Created new transport" in log and TOKEN not in log
 
 
 # --- request size -------------------------------------------------------------------------------
