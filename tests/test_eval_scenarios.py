@@ -160,7 +160,7 @@ def test_scenario_is_complete(scenario: Scenario) -> None:
         if rule.sql_pattern:
             re.compile(rule.sql_pattern)
     assert "DELIMITER" not in "".join(p.read_text() for p in scenario.folder.glob("setup.*.sql"))
-    for name in re.findall(r"\b[\w-]+\.(?:sql|log)\b", scenario.task):
+    for name in re.findall(r"(?<![\w.])[\w-]+(?:\.[\w-]+)*\.(?:sql|log)\b", scenario.task):
         stem, suffix = name.rsplit(".", 1)
         variants = [scenario.folder / f"{stem}.{d}.{suffix}" for d in scenario.dialects]
         assert (scenario.folder / name).is_file() or all(v.is_file() for v in variants), f"the task names {name}"
