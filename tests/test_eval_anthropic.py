@@ -4,7 +4,9 @@ the tools are dbsage's real MCP server over stdio against a real database; plus 
 from __future__ import annotations
 
 import json
+import re
 import threading
+import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -258,6 +260,25 @@ def test_replay_reparses_the_final_text_and_reports_missing_transcripts(tmp_path
     (tmp_path / "stub_fk_index.sqlite.json").write_text("{not json", encoding="utf-8")
     broken = agent.run(task_for("sqlite:///x.db", tmp_path, dialect="sqlite"))
     assert broken.error is not None and "unreadable" in broken.error
+
+
+def test_replay_of_committed_transcripts_meets_the_built_in_scenarios(tmp_path: Path) -> None:
+    """Transcripts recorded through the real loop (hand-written answers, real tools) for two built-in scenarios."""
+    scenarios = Path(__file__).parent.parent / "evals" / "scenarios"
+    agent = get_agent("replay", transcripts_dir=RECORDED)
+    fk = agent.run(task_for("postgresql://x@127.0.0.1/none", tmp_path, scenario="unindexed-fk-join"))
+    expected = tomllib.loads((scenarios / "unindexed-fk-join" / "scenario.toml").read_text(encoding="utf-8"))
+    (want,) = expected["expected"]
+    (got,) = fk.recommendations
+    assert fk.error is None and fk.tool_calls == 2
+    assert got.category == want["category"] and got.object.endswith(want["object"])
+    assert got.sql is not None and re.search(want["sql_pattern"], got.sql)
+    clean = agent.run(task_for("postgresql://x@127.0.0.1/none", tmp_path, scenario="control-clean"))
+    assert clean.error is None and clean.recommendations == [] and clean.tool_calls == 1
+    recorded = json.loads((RECORDED / "unindexed-fk-join.postgres.json").read_text(encoding="utf-8"))
+    results = [b for e in recorded["exchanges"] if isinstance(e["request"]["content"], list)
+               for b in e["request"]["content"] if b["type"] == "tool_result"]
+    assert "index.fk_without_index" in results[0]["content"] and "order_items" in results[1]["content"]
 
 
 # --- answer parsing -------------------------------------------------------------------------------------
