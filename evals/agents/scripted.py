@@ -18,11 +18,11 @@ from dbsage.tools.indexes import IndexReport
 
 ALL_TOOLS = ("inspect_schema", "explain_query", "suggest_indexes", "plan_migration", "audit_security",
              "checklist_review")
-# The tools each engine serves (audit and checklist do not read SQLite; migrations are planned for the servers).
+# The tools each engine serves (migrations are planned for the servers only).
 _SUPPORTED: dict[EvalDialect, frozenset[str]] = {
     "postgres": frozenset(ALL_TOOLS),
     "mysql": frozenset(ALL_TOOLS),
-    "sqlite": frozenset({"inspect_schema", "explain_query", "suggest_indexes"}),
+    "sqlite": frozenset(ALL_TOOLS) - {"plan_migration"},
 }
 _FENCE = re.compile(r"```(?:sql)?\s*\n(.*?)```", re.S | re.I)
 _STATEMENT = re.compile(r"\b(SELECT|WITH|UPDATE|DELETE|INSERT)\b", re.I)
