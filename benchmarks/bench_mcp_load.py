@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -178,20 +179,20 @@ def run(args: argparse.Namespace) -> int:
     admin = psycopg.connect(args.url, autocommit=True)
     admin.execute(f'CREATE DATABASE "{database}"')
     proc: subprocess.Popen[bytes] | None = None
+    workdir = Path(tempfile.mkdtemp(prefix="dbsage_load_"))
     try:
         url = database_url(args.url, database)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(FIXTURE_SQL.encode())
-        workdir = Path(tempfile.mkdtemp(prefix="dbsage_load_"))
         (workdir / "dbsage.toml").write_text(f'[databases.bench]\nurl = "{url}"\n', encoding="utf-8")
         port = free_port()
         dbsage = Path(sys.executable).parent / "dbsage"
-        log = (workdir / "server.log").open("wb")
-        proc = subprocess.Popen(
-            [str(dbsage), "serve", "--config", str(workdir / "dbsage.toml"), "--transport", "http",
-             "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-        )
+        with (workdir / "server.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [str(dbsage), "serve", "--config", str(workdir / "dbsage.toml"), "--transport", "http",
+                 "--host", "127.0.0.1", "--port", str(port)],
+                stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+            )
         wait_for_port(port, proc)
         samples = Samples()
         stop = threading.Event()
@@ -221,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
                 proc.kill()
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def report(args: argparse.Namespace, samples: Samples, elapsed: float, warm: list[float], fresh: list[float]) -> int:
