@@ -213,6 +213,17 @@ def test_api_failure_is_a_task_error_not_a_crash(tmp_path: Path, no_key: None) -
     assert result.recommendations == []
 
 
+def test_server_that_cannot_start_is_a_task_error(tmp_path: Path, no_key: None) -> None:
+    task = task_for("sqlite:///unused.db", tmp_path, dialect="sqlite")
+    task.config_path.write_text("[databases.app]\nurl = 42\n", encoding="utf-8")  # dbsage serve refuses it
+    with MessagesStub([text_response("[]")]) as stub:
+        result = AnthropicAgent(base_url=stub.url).run(task)
+    assert stub.requests == []
+    assert result.error is not None and "ExceptionGroup" not in result.error
+    assert f"dbsage serve --config {task.config_path}" in result.error
+    assert result.recommendations == [] and result.tool_calls == 0
+
+
 # --- configuration --------------------------------------------------------------------------------------
 
 

@@ -116,6 +116,13 @@ def response_tokens(response: Message) -> int:
     return usage.input_tokens + usage.output_tokens + cached
 
 
+def describe(exc: BaseException) -> str:
+    """One line for a failure, looking inside the exception groups anyio's task groups wrap errors in."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
 def serve_command() -> list[str]:
     """`dbsage` beside this interpreter (the venv's), else on PATH, else `python -m dbsage.server`."""
     beside = Path(sys.executable).parent / "dbsage"
@@ -169,11 +176,13 @@ class AnthropicAgent:
             "format": TRANSCRIPT_FORMAT, "agent": self.name, "model": self.model, "scenario": task.scenario,
             "dialect": task.dialect, "no_tools": self.no_tools, "exchanges": [],
         }
-        prompt = user_message(task)
         try:
-            result = anyio.run(self._run, task, prompt, record)
+            result = anyio.run(self._run, task, user_message(task), record)
         except Exception as exc:  # the model API or the MCP server failed: this task fails, the suite goes on
-            result = AgentResult(error=f"{type(exc).__name__}: {exc}", tool_calls=record.get("tool_calls", 0),
+            error = describe(exc)
+            if "Connection closed" in error and not self.no_tools:
+                error += f" (`dbsage serve --config {task.config_path}` exited: its stderr says why)"
+            result = AgentResult(error=error, tool_calls=record.get("tool_calls", 0),
                                  tokens=record.get("tokens", 0))
         result.seconds = time.monotonic() - started
         result.transcript = list(record["exchanges"])
