@@ -30,10 +30,11 @@ def _agent_class(name: str) -> type[Any]:
 def get_agent(name: str, **options: Any) -> Agent:
     """Build the named agent; options go to its constructor (unknown names or options raise InputError).
 
-    Options left at None are dropped, so a CLI can pass every flag it has and each agent keeps its defaults.
+    Options left unset (None or False) are dropped, so a CLI can pass every flag it has and each agent keeps
+    its defaults; a flag set for an agent that does not take it (`--no-tools` with scripted) is an InputError.
     """
     cls = _agent_class(name)
-    given = {key: value for key, value in options.items() if value is not None}
+    given = {key: value for key, value in options.items() if value is not None and value is not False}
     try:
         inspect.signature(cls).bind(**given)
     except TypeError as exc:
