@@ -243,7 +243,7 @@ def test_model_from_environment_and_option(monkeypatch: pytest.MonkeyPatch, no_k
 
 def test_registry_builds_each_agent_and_rejects_unknown_agents_and_options(tmp_path: Path, no_key: None) -> None:
     assert get_agent("scripted", no_tools=False, transcripts_dir=None, model=None).name == "scripted"
-    with pytest.raises(InputError, match="bad option for agent 'scripted'.*no_tools"):
+    with pytest.raises(InputError, match=r"bad option for agent 'scripted'.*no_tools"):
         get_agent("scripted", no_tools=True)
     assert get_agent("replay", transcripts_dir=tmp_path).name == "replay"
     built = get_agent("anthropic", base_url="http://127.0.0.1:9", model=None, max_turns=None, no_tools=False)
