@@ -20,6 +20,8 @@ import pytest
 
 from dbsage.evals.agents.scripted import ScriptedAgent
 from dbsage.evals.model import EvalDialect, Expected, Forbidden, Recommendation, Scenario, Task
+from dbsage.tools.catalog import Dialect
+from dbsage.tools.sources.ddl_script import split_statements
 from tests.dbutil import admin_mysql, admin_postgres, mysql_url_for, postgres_url_for, split_mysql_script
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "evals" / "scenarios"
@@ -57,7 +59,8 @@ def fresh_database(scenario: Scenario, dialect: EvalDialect, tmp: Path, server: 
         url = postgres_url_for(server, name)
         try:
             with admin_postgres(url) as conn:
-                conn.execute(script)  # type: ignore[arg-type]
+                for stmt in split_statements(script, Dialect.POSTGRES):  # one at a time, as psql would
+                    conn.execute(stmt.text)  # type: ignore[arg-type]
             yield url
         finally:
             with admin_postgres(server) as admin:
