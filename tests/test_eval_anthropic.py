@@ -169,6 +169,7 @@ def test_stub_end_to_end_with_real_mcp_tools(postgres_db: PostgresFactory, tmp_p
     assert replayed.error is None
     assert replayed.recommendations == result.recommendations
     assert (replayed.tool_calls, replayed.tokens) == (result.tool_calls, result.tokens)
+    assert replayed.seconds == saved["seconds"] == round(result.seconds, 3)
 
 
 def test_turn_limit_forbids_tools_on_the_last_turn(sqlite_db: SqliteFactory, tmp_path: Path, no_key: None) -> None:

@@ -34,7 +34,7 @@ def final_text(transcript: dict[str, Any]) -> str:
 
 
 class ReplayAgent:
-    """Returns the recommendations a recorded run gave, with the cost that run measured."""
+    """Returns the recommendations a recorded run gave, with the cost (tool calls, tokens, seconds) it measured."""
 
     name = "replay"
 
@@ -73,7 +73,7 @@ class ReplayAgent:
             recommendations=recommendations,
             tool_calls=int(data.get("tool_calls", 0)),
             tokens=int(data.get("tokens", 0)),
-            seconds=time.monotonic() - started,
+            seconds=float(data.get("seconds", time.monotonic() - started)),
             error=error,
             transcript=[entry for entry in data.get("exchanges", []) if isinstance(entry, dict)],
         )
