@@ -201,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     review.set_defaults(handler=cmd_checklist_review)
 
+    from dbsage.server.cli_eval import add_eval_command
+
+    add_eval_command(commands)
+
     rules = commands.add_parser("rules", help="the rule catalog", description="List every rule dbsage knows.")
     rules.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     rules.set_defaults(handler=cmd_rules)
