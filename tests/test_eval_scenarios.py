@@ -224,3 +224,30 @@ def test_scripted_agent_passes_the_ci_gate(request: pytest.FixtureRequest, tmp_p
     assert len(pairs) >= 25
     assert not problems, problems
     assert recall >= 0.9, "\n".join(lines)
+
+
+def test_scripted_agent_reports_a_failing_tool_and_goes_on(tmp_path: Path) -> None:
+    """A database that cannot be opened: every call fails, each failure is reported, nothing is invented."""
+    task = Task(scenario="x", dialect="sqlite", prompt="```sql\nSELECT 1 FROM t WHERE a = 1\n```",
+                config_path=tmp_path / "dbsage.toml", url=f"sqlite:///{tmp_path / 'missing' / 'none.db'}",
+                tools=["inspect_schema", "explain_query"])
+    result = ScriptedAgent().run(task)
+    assert result.tool_calls == 2
+    assert result.recommendations == []
+    assert result.error is not None and result.error.count("; ") >= 1  # both calls reported
+
+
+def test_scripted_agent_reads_the_files_of_its_engine_and_finds_n_plus_one(tmp_path: Path) -> None:
+    from dbsage.evals.agents.scripted import _log_statements, _n_plus_one, files_for
+
+    names = ["migration.sql", "migration.mysql.sql", "migration.postgres.sql", "setup.sqlite.sql", "queries.log"]
+    for name in names:
+        (tmp_path / name).write_text("")
+    task = Task(scenario="x", dialect="mysql", prompt="", config_path=tmp_path / "c.toml", url="mysql://x/y",
+                files=[tmp_path / n for n in names])
+    assert [p.name for p in files_for(task)] == ["migration.sql", "migration.mysql.sql", "queries.log"]
+    log = "\n".join(f"12:00:{i:02d} LOG: statement: SELECT * FROM items WHERE order_id = {i}" for i in range(25))
+    shapes, recs = _n_plus_one(_log_statements(log + "\nSELECT * FROM orders WHERE id = 'a'"))
+    assert len(shapes) == 2
+    assert [(r.category, r.object) for r in recs] == [("query", "items")]
+    assert "25 times" in recs[0].action

@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from dbsage.evals.model import AgentResult, EvalDialect, Recommendation, Task
 from dbsage.tools.findings import Finding, Severity
 from dbsage.tools.indexes import IndexReport
+from dbsage.tools.report import Report
 
 ALL_TOOLS = ("inspect_schema", "explain_query", "suggest_indexes", "plan_migration", "audit_security",
              "checklist_review")
@@ -151,64 +155,73 @@ class ScriptedAgent:
 
     def run(self, task: Task) -> AgentResult:
         started = time.monotonic()
-        result = AgentResult()
+        calls = _Calls()
         try:
-            recs, calls = self._run(task)
-        except Exception as exc:  # an agent reports its failure; the runner scores what it has
-            result.error = f"{type(exc).__name__}: {exc}"
-            recs, calls = [], 0
-        result.recommendations = recs
-        result.tool_calls = calls
-        result.seconds = time.monotonic() - started
-        return result
+            recs = self._run(task, calls)
+        except Exception as exc:  # reading the task's files failed: report it, the runner scores nothing
+            calls.errors.append(f"{type(exc).__name__}: {exc}")
+            recs = []
+        return AgentResult(recommendations=recs, tool_calls=calls.count, seconds=time.monotonic() - started,
+                           error="; ".join(calls.errors) or None)
 
-    def _run(self, task: Task) -> tuple[list[Recommendation], int]:
+    def _run(self, task: Task, calls: _Calls) -> list[Recommendation]:
         queries = _queries_in_text(task.prompt)
-        extra: list[Recommendation] = []
+        recs: list[Recommendation] = []
         migrations: list[Path] = []
         for path in files_for(task):
             if path.suffix == ".log":
                 shapes, n_plus_one = _n_plus_one(_log_statements(path.read_text()))
                 queries += shapes
-                extra += n_plus_one
+                recs += n_plus_one
             elif path.suffix == ".sql":
                 migrations.append(path)
         tools = _hinted_tools(task, queries, migrations)
-        calls = 0
-        findings: list[Finding] = []
-        recs: list[Recommendation] = list(extra)
+        reports: list[Report] = []
         if "inspect_schema" in tools:
             from dbsage.tools.schema import inspect_schema
-            calls += 1
-            findings += inspect_schema(dsn=task.url, limit=1000).findings
+            reports += calls.run(lambda: inspect_schema(dsn=task.url, limit=1000))
         if "explain_query" in tools:
             from dbsage.tools.explain import explain_query
             for sql in queries:
-                calls += 1
                 analyze = task.dialect == "postgres" and _SELECT.match(sql) is not None
-                findings += explain_query(dsn=task.url, sql=sql, analyze=analyze).findings
+                reports += calls.run(partial(explain_query, dsn=task.url, sql=sql, analyze=analyze))
         if "suggest_indexes" in tools and queries:
             from dbsage.tools.indexes import suggest_indexes
-            calls += 1
-            report = suggest_indexes(dsn=task.url, queries=queries, time_limit_s=20)
-            findings += report.findings
-            recs += _from_indexes(report)
+            for index_report in calls.run(lambda: suggest_indexes(dsn=task.url, queries=queries, time_limit_s=20)):
+                reports.append(index_report)
+                recs += _from_indexes(index_report)
         if "plan_migration" in tools:
             from dbsage.tools.migration import plan_migration
+            dialect = "postgres" if task.dialect == "postgres" else None
             for path in migrations:
-                calls += 1
-                dialect = "postgres" if task.dialect == "postgres" else None
-                findings += plan_migration([str(path)], dialect=dialect, dsn=task.url).findings
+                reports += calls.run(partial(plan_migration, [str(path)], dialect=dialect, dsn=task.url))
         if "audit_security" in tools:
             from dbsage.tools.security import audit_security
-            calls += 1
-            findings += audit_security(task.url).findings
+            reports += calls.run(lambda: audit_security(task.url))
         if "checklist_review" in tools:
             from dbsage.tools.checklist import checklist_review
-            calls += 1
-            findings += checklist_review(task.url).findings
-        recs.extend(_from_finding(f) for f in findings if f.severity != Severity.INFO)
-        return _dedupe(recs), calls
+            reports += calls.run(lambda: checklist_review(task.url))
+        recs += [_from_finding(f) for r in reports for f in r.findings if f.severity != Severity.INFO]
+        return _dedupe(recs)
+
+
+R = TypeVar("R", bound=Report)
+
+
+class _Calls:
+    """Counts tool calls; a call that fails is recorded and the agent goes on with the other tools."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors: list[str] = []
+
+    def run(self, call: Callable[[], R]) -> list[R]:
+        self.count += 1
+        try:
+            return [call()]
+        except Exception as exc:  # one failing tool must not hide what the others found
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            return []
 
 
 def _dedupe(recs: list[Recommendation]) -> list[Recommendation]:
