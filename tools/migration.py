@@ -7,9 +7,11 @@ when it runs, so linting alone never imports the planner, the verifier, a driver
 
 from __future__ import annotations
 
+import gc
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from dbsage.tools.catalog import Catalog, Dialect
@@ -201,10 +203,11 @@ def plan_migration(
         lint = _stage("migration_lint_postgres", "lint_postgres", "PostgreSQL migration linting")
     else:
         lint = _stage("migration_lint_mysql", "lint_mysql", "MySQL/MariaDB migration linting")
-    findings, suppressed = lint(script, ctx)
+    with _no_cycle_collection():
+        findings, suppressed = lint(script, ctx)
 
-    say("planning the safe rewrite")
-    steps, plan_notes = _plan(script, ctx)
+        say("planning the safe rewrite")
+        steps, plan_notes = _plan(script, ctx)
     notes.extend(plan_notes)
 
     verification: Verification | None = None
@@ -225,6 +228,20 @@ def plan_migration(
         verification=verification,
         notes=notes,
     )
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while linting and planning, which allocate many short-lived parse trees
+    and keep few: the collector's passes cost about a quarter of the planning time on a long migration.
+    Reference counting still frees everything acyclic; the collector runs again afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _plan(script: MigrationScript, ctx: MigrationContext) -> tuple[list[Step], list[str]]:
