@@ -358,3 +358,12 @@ def test_plan_migration_deep_statement_is_reported(sql: str) -> None:
     report = plan_migration(sql=sql, dialect="postgres")
     unparsable = [f for f in report.findings if f.rule_id == "migration.unparsable"]
     assert unparsable and "nests too deeply" in unparsable[0].message
+
+
+@pytest.mark.parametrize("dialect", [Dialect.MYSQL, Dialect.MARIADB, Dialect.SQLITE], ids=str)
+@pytest.mark.parametrize("sql", ["''", '""', "``", "'' ''"])
+@pytest.mark.parametrize("mode", list(Mode), ids=str)
+def test_check_statement_empty_quoted_token_is_refused(dialect: Dialect, sql: str, mode: Mode) -> None:
+    # A statement opening with an empty quoted token raised IndexError in the guard before.
+    with pytest.raises(GuardRefused, match="not a query"):
+        check_statement(sql, dialect, mode)

@@ -1141,7 +1141,7 @@ def _check_sqlglot(sql: str, dialect: Dialect, mode: Mode, row_cap: int | None) 
     tokens = _single_statement(tokens)
     if not tokens:
         raise InputError(_NO_STATEMENT, hint="pass one statement")
-    first = tokens[0].text.upper().split()[0]
+    first = (tokens[0].text.upper().split() or [""])[0]  # an empty string literal has no word
     if first in _TRANSACTION_WORDS:
         _refuse_transaction_control(first)
     _check_tokens(sql, tokens, read)
@@ -1162,7 +1162,7 @@ def _check_sqlglot(sql: str, dialect: Dialect, mode: Mode, row_cap: int | None) 
 
 def _check_tokens(sql: str, tokens: list[Any], read: str) -> None:
     """Refusals that need the raw tokens: what sqlglot would drop or cannot parse, with a precise reason."""
-    first = tokens[0].text.upper().split()[0]  # sqlglot reads some keyword pairs as one token
+    first = (tokens[0].text.upper().split() or [""])[0]  # sqlglot reads some keyword pairs as one token
     utility = (MYSQL_UTILITY_STATEMENTS if read == "mysql" else SQLITE_UTILITY_STATEMENTS).get(first)
     if utility is not None:
         _refuse("statement_not_allowed", f"{first} is refused: {utility}.")
