@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dbsage.evals.effects import EffectCheck, check_effects, effects_ok
 from dbsage.evals.model import Agent, AgentResult, EvalDialect, Expected, Forbidden, Recommendation, Scenario, Task
+from dbsage.evals.scoring import applies, score
 from dbsage.evals.scoring import passed as scenario_passed
-from dbsage.evals.scoring import score
 from dbsage.evals.setup_sql import new_run_prefix, scenario_database, server_dsns, write_config
 from dbsage.tools.errors import InputError
 
@@ -135,9 +135,8 @@ def load_scenario(folder: Path) -> Scenario:
             try:
                 re.compile(entry.sql_pattern)
             except re.error as exc:
-                raise InputError(f"{path}: entry {index + 1}: bad sql_pattern {entry.sql_pattern!r}: {exc}") from None
-        if entry.dialects is not None and not set(entry.dialects) <= set(scenario.dialects):
-            raise InputError(f"{path}: entry {index + 1} names dialects the scenario does not run on")
+                raise InputError(f"{path}: entry {index + 1}: bad sql_pattern {entry.sql_pattern!r}: {exc}",
+                                 hint="sql_pattern is a Python regular expression") from None
     for index, forbidden in enumerate(scenario.forbidden):
         if forbidden.sql_pattern is None and forbidden.category is None and forbidden.object is None:
             raise InputError(f"{path}: forbidden entry {index + 1} is empty (it would match everything)")
@@ -177,8 +176,9 @@ def run_one(scenario: Scenario, dialect: EvalDialect, agent: Agent, *, servers: 
             min_recall: float = DEFAULT_MIN_RECALL) -> EvalResult:
     """Create the database, run the agent, score it, check effects, drop the database."""
     started = time.monotonic()
+    # A run that errors still counts its expected entries (as missed) in the micro-averaged recall.
     base = EvalResult(scenario=scenario.name, dialect=dialect, agent=agent.name, tools=scenario.tools,
-                      control=scenario.control)
+                      control=scenario.control, expected=sum(1 for e in scenario.expected if applies(e, dialect)))
     run = new_run_prefix()
     try:
         with scenario_database(scenario, dialect, run=run, workdir=workdir, servers=servers) as url:

@@ -106,7 +106,7 @@ def _run_statements(conn: Any, statements: list[str], where: str, postgres: bool
                 conn.execute(stmt.encode())  # bytes: no client-side placeholder parsing
             else:
                 with conn.cursor() as cur:
-                    cur.execute(stmt.replace("%", "%%"))
+                    cur.execute(stmt)  # no parameters: PyMySQL does no % formatting
         except Exception as exc:
             raise InputError(f"{where}: statement {index + 1} failed: {str(exc).strip()}",
                              hint=f"the statement starts: {stmt.strip()[:120]}") from None
