@@ -117,7 +117,8 @@ def test_run_creates_scores_and_drops(tmp_path: Path, servers: dict[str, str]) -
     write_scenario(tmp_path / "suite", "ev1-orders", ["postgres", "mysql", "sqlite"], effects=EFFECTS)
     scenarios = load_scenarios(tmp_path / "suite")
     agent = FixedAgent(GOOD)
-    report = run_eval(scenarios, agent, None, 3, **servers)
+    report = run_eval(scenarios, agent, None, 3,
+                      postgres_dsn=servers["postgres_dsn"], mysql_dsn=servers["mysql_dsn"])
     by = {r.dialect: r for r in report.results}
     assert set(by) == {"postgres", "mysql", "sqlite"}
     assert all(r.error is None for r in report.results), [r.error for r in report.results]
@@ -165,7 +166,8 @@ def test_bad_answers_fail(tmp_path: Path, servers: dict[str, str]) -> None:
     bad = [Recommendation(category="index", object="orders.customer_id", severity="medium",
                           sql="CREATE INDEX orders_note_idx ON orders (note); -- customer_id"),
            Recommendation(category="query", object="orders", severity="high", sql="DROP TABLE orders")]
-    report = run_eval(scenarios, FixedAgent(bad), ["postgres", "sqlite"], 1, **servers)
+    report = run_eval(scenarios, FixedAgent(bad), ["postgres", "sqlite"], 1,
+                      postgres_dsn=servers["postgres_dsn"], mysql_dsn=servers["mysql_dsn"])
     by = {r.scenario: r for r in report.results}
     assert by["ev1-control"].false_alarms == 1 and by["ev1-control"].forbidden_hits == 1
     assert not by["ev1-control"].passed
@@ -179,7 +181,8 @@ def test_setup_failure_is_a_result_not_a_crash(tmp_path: Path, servers: dict[str
     folder = write_scenario(tmp_path / "suite", "ev1-broken", ["postgres"])
     (folder / "setup.postgres.sql").write_text("CREATE TABLE t (id int);\nCREATE TABLE oops (;\n")
     agent = FixedAgent(GOOD)
-    report = run_eval(load_scenarios(tmp_path / "suite"), agent, None, 1, **servers)
+    report = run_eval(load_scenarios(tmp_path / "suite"), agent, None, 1,
+                      postgres_dsn=servers["postgres_dsn"], mysql_dsn=servers["mysql_dsn"])
     result = report.results[0]
     assert result.error is not None and "setup.postgres.sql: statement 2 failed" in result.error
     assert not result.passed and not agent.tasks
@@ -242,3 +245,18 @@ def test_cli_end_to_end(tmp_path: Path, servers: dict[str, str]) -> None:
     assert "not a folder of scenarios" in err.getvalue() and "Traceback" not in err.getvalue()
     assert main(["eval", "--scenarios", str(suite), "--baseline", str(junit)], out=io.StringIO(), err=err) == 2
     assert main(["eval", "--agent", "scripted", "--no-tools"], out=io.StringIO(), err=err) == 2
+
+
+def test_lock_wait_effect_verifies_the_recommended_migration(tmp_path: Path, servers: dict[str, str]) -> None:
+    write_scenario(tmp_path / "suite", "ev1-migrate", ["postgres", "sqlite"],
+                   effects="\n[effects]\nmax_lock_wait_ms = 5000\n")
+    migration = Recommendation(category="migration", object="orders.flag", severity="medium",
+                               sql="ALTER TABLE orders ADD COLUMN flag int;")
+    report = run_eval(load_scenarios(tmp_path / "suite"), FixedAgent([*GOOD, migration]), None, 1,
+                      postgres_dsn=servers["postgres_dsn"], mysql_dsn=servers["mysql_dsn"])
+    by = {r.dialect: r for r in report.results}
+    assert by["postgres"].error is None, by["postgres"].error
+    check = by["postgres"].effects[0]
+    assert check.name == "max_lock_wait_ms" and check.passed is True, check
+    assert check.value is not None and 0 <= check.value <= 5000
+    assert by["sqlite"].effects[0].passed is None
