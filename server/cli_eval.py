@@ -55,6 +55,8 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError(f"--jobs must be at least 1, not {args.jobs}")
     if args.no_tools and args.agent != "anthropic":
         raise InputError("--no-tools applies to --agent anthropic only")
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise InputError(f"--out {args.out}: its folder does not exist")
     baseline = load_report(Path(args.baseline)) if args.baseline else None
     scenarios = load_scenarios(Path(args.scenarios) if args.scenarios else None)
     options: dict[str, Any] = {}
@@ -65,8 +67,6 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     elif args.model or args.transcripts:
         raise InputError("--model and --transcripts apply to --agent anthropic or replay")
     agent = get_agent(args.agent, **options)
-    if args.no_tools:
-        agent.name = "anthropic-no-tools"
 
     def progress(result: EvalResult) -> None:
         if not args.quiet:
@@ -80,9 +80,11 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError("no scenario runs on the dialects asked for", hint="check --dialect and the scenarios")
     text = render(report, args.format)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-        if args.format != "text":
-            out.write(render_text(report))
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {args.out}: {exc.strerror}") from None
+        out.write(render_text(report) + f"{args.format} report written to {args.out}\n")
     else:
         out.write(text)
     if baseline is not None:

@@ -260,3 +260,9 @@ def test_lock_wait_effect_verifies_the_recommended_migration(tmp_path: Path, ser
     assert check.name == "max_lock_wait_ms" and check.passed is True, check
     assert check.value is not None and 0 <= check.value <= 5000
     assert by["sqlite"].effects[0].passed is None
+
+
+def test_cli_refuses_an_out_file_in_a_missing_folder(tmp_path: Path) -> None:
+    err = io.StringIO()
+    code = main(["eval", "--out", str(tmp_path / "nowhere" / "r.json")], out=io.StringIO(), err=err)
+    assert code == 2 and "its folder does not exist" in err.getvalue()
