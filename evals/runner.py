@@ -260,6 +260,13 @@ def run_eval(scenarios: list[Scenario], agent: Agent, dialects: list[EvalDialect
         if jobs == 1:
             results = [one(p) for p in pairs]
         else:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                results = list(pool.map(one, pairs))
+            pool = ThreadPoolExecutor(max_workers=jobs)
+            try:
+                futures = [pool.submit(one, p) for p in pairs]
+                results = [f.result() for f in futures]
+            except BaseException:
+                # Ctrl-C: start nothing new; running pairs finish and drop their databases.
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown()
     return EvalReport(results=results, summary=summarize(results, min_recall=min_recall))
