@@ -367,3 +367,10 @@ def test_check_statement_empty_quoted_token_is_refused(dialect: Dialect, sql: st
     # A statement opening with an empty quoted token raised IndexError in the guard before.
     with pytest.raises(GuardRefused, match="not a query"):
         check_statement(sql, dialect, mode)
+
+
+@pytest.mark.parametrize("dialect", [Dialect.MYSQL, Dialect.MARIADB], ids=str)
+def test_explain_truncated_call_is_an_input_error(dialect: Dialect) -> None:
+    # sqlglot raised AttributeError on a truncated DATE_SUB( and explain_query let it out before.
+    with pytest.raises(InputError, match="does not parse"):
+        explain_query(sql="/* periods */ SET last_month_start = DATE_SUB(", dialect=dialect)

@@ -74,15 +74,18 @@ def parse_statement(sql: str, dialect: Dialect) -> exp.Expr | None:
         _check_postgres_kind(sql)
         try:
             return sqlglot.parse_one(sql, read="postgres", error_level=ErrorLevel.RAISE)
-        except (SqlglotError, ValueError, RecursionError):
+        except Exception:  # pglast accepted it; sqlglot's own errors and bugs leave only the static rules out
             return None
     try:
         trees = [t for t in sqlglot.parse(sql, read=_SQLGLOT_READ[dialect], error_level=ErrorLevel.RAISE) if t]
     except RecursionError:
         raise InputError("The statement nests too deeply to read.", hint="flatten the expression") from None
-    except (SqlglotError, ValueError) as exc:  # SqlglotError: ParseError, and TokenError (an unclosed quote)
+    except (SqlglotError, ValueError) as exc:  # ParseError, and TokenError (an unclosed quote)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"The statement does not parse as {dialect.value}: {first}.") from None
+    except Exception:  # sqlglot's own bugs on broken input (e.g. AttributeError on a truncated call)
+        raise InputError(f"The statement does not parse as {dialect.value}.",
+                         hint="check for an unfinished expression or a missing parenthesis") from None
     if len(trees) != 1:
         raise InputError(f"Pass exactly one statement ({len(trees)} given).")
     tree = trees[0]
