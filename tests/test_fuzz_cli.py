@@ -198,3 +198,79 @@ def test_cli_process_exit_codes(files: dict[str, str], argv: list[str]) -> None:
                           timeout=120, cwd=files["root"], env=env)
     check_result(argv, proc.returncode, proc.stderr)
     assert proc.returncode in (2, 3)
+
+
+@st.composite
+def valid_shaped_argvs(draw: st.DrawFn, files: dict[str, str]) -> list[str]:
+    """Argument lists argparse accepts (mostly), so the commands themselves run on odd values."""
+    sql_file = st.sampled_from([files[k] for k in files if k.endswith(".sql")] + [files["folder"], files["missing"]])
+    dialect = st.sampled_from(["postgres", "mysql", "mariadb", "sqlite"] * 3 + ["pg", "oracle", ""])
+    dsn = st.sampled_from(DSNS)
+    fmt = ["--format", draw(st.sampled_from(["text", "json", "markdown", "sarif"]))]
+    fail_on = ["--fail-on", draw(st.sampled_from(["none", "info", "low", "medium", "high", "blocker"]))]
+    command = draw(st.sampled_from(["inspect-schema", "explain-query", "plan-migration", "audit-security",
+                                    "checklist-review", "suggest-indexes"]))
+    if command == "inspect-schema":
+        argv = [command, "--ddl", draw(sql_file), "--dialect", draw(dialect)] if draw(st.booleans()) else [
+            command, "--dsn", draw(dsn)]
+        for flag, values in (("--detail", ["concise", "full"]), ("--limit", ["1", "3", "100000"]),
+                             ("--cursor", ["0", "2", "-1", "x", "99999"]), ("--table", ["*", "t*", "[", "a" * 300]),
+                             ("--schema", ["public", "main", "", "é"]),
+                             ("--min-severity", ["info", "low", "high"])):
+            if draw(st.booleans()):
+                argv += [flag, draw(st.sampled_from(values))]
+        return argv + fmt + fail_on
+    if command == "explain-query":
+        sql = draw(st.one_of(mutated(statements_pool()), st.text(max_size=60)))
+        where = ["--dialect", draw(dialect)] if draw(st.integers(0, 3)) else ["--dsn", draw(dsn)]
+        text = ["--sql", sql] if draw(st.booleans()) else ["--file", draw(sql_file)]
+        extra = draw(st.lists(st.sampled_from([["--analyze"], ["--allow-write-analyze"], ["--param", "1"],
+                                               ["--param", "x'); DROP"], ["--hypothetical-index", "CREATE INDEX"]]),
+                              max_size=2))
+        return [command, *where, *text, *[a for e in extra for a in e], *fmt, *fail_on]
+    if command == "plan-migration":
+        migration_dialect = st.sampled_from(["postgres", "mysql", "mariadb"])
+        argv = [command, draw(sql_file), "--dialect", draw(migration_dialect)]
+        if draw(st.booleans()):
+            argv += ["--server-version", draw(st.sampled_from(["15", "9.6", "8.0.29", "10.11", "x", "0", "-3"]))]
+        if draw(st.integers(0, 3)) == 0:
+            argv += ["--current-ddl", draw(sql_file)]
+        if draw(st.integers(0, 3)) == 0:
+            argv = [command, "--target-ddl", draw(sql_file), "--current-ddl", draw(sql_file), "--dialect",
+                    draw(migration_dialect)]
+        if draw(st.integers(0, 3)) == 0:
+            argv += ["--render", draw(st.sampled_from(["sql", "alembic", "flyway"])), "--out", files["out"],
+                     "--name", draw(st.sampled_from(["x", "a b", "é", "../up", ""]))]
+        return argv + fmt + fail_on
+    if command == "audit-security":
+        argv = [command, "--paths", files["folder"]] if draw(st.booleans()) else [command, "--dsn", draw(dsn)]
+        return argv + fmt + fail_on
+    if command == "checklist-review":
+        return [command, "--dsn", draw(dsn), *fmt, *fail_on]
+    return [command, "--dsn", draw(dsn), "--queries", draw(sql_file), "--time-limit", "1", *fmt]
+
+
+def statements_pool() -> list[str]:
+    from tests.test_fuzz_analyzers import statements
+
+    return statements()[Dialect.POSTGRES][:100] + statements()[Dialect.MYSQL][:100]
+
+
+@fuzz_settings(100)
+@given(data=st.data())
+def test_cli_valid_shaped_argv(files: dict[str, str], data: st.DataObject) -> None:
+    argv = data.draw(valid_shaped_argvs(files))
+    try:
+        code, out, err = run_cli(argv, files["root"])
+    except Hang:
+        pytest.fail(f"the CLI did not answer within {CALL_LIMIT_S:.0f} s for {argv!r}")
+    check_result(argv, code, err)
+    if code in (0, 1):
+        assert out.strip(), f"exit {code} without a report for {argv!r}"
+
+
+@pytest.mark.parametrize("url", ["postgresql://u@[::1:1/x", "mysql://u:pw@[zz]/x", "postgresql://u:pw@[::1/x"])
+def test_malformed_ipv6_url_is_an_input_error(files: dict[str, str], url: str) -> None:
+    # urlsplit's ValueError escaped parse_url as an internal error (exit 70) before.
+    code, _out, err = run_cli(["checklist-review", "--dsn", url], files["root"])
+    assert code == 2 and "Not a database URL" in err and ":pw@" not in err, err

@@ -101,7 +101,11 @@ def parse_url(url: str) -> DatabaseUrl:
         if not raw_path or raw_path == "/":
             raise InputError("A sqlite URL needs a file path: sqlite:///absolute/path.db")
         return DatabaseUrl(dialect=dialect, path=Path(unquote(raw_path)))
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed [ of an IPv6 address
+        raise InputError(f"Not a database URL: {redact(url)!r} ({exc}).",
+                         hint="use postgresql://user@host:5432/db; an IPv6 host goes in brackets: [::1]") from None
     password = unquote(parts.password) if parts.password is not None else None
     register_secret(password)
     try:
