@@ -126,8 +126,9 @@ def generate(statements: int, seed: int = 7) -> str:
     return "\n".join(out) + "\n"
 
 
-def run(cmd: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS (KiB) and exit status of one process, its output discarded."""
+def run(cmd: list[str]) -> tuple[float, int, int, float]:
+    """Wall seconds, peak RSS (KiB), exit status and CPU seconds (user + system) of one process, its output
+    discarded."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -138,13 +139,14 @@ def run(cmd: list[str]) -> tuple[float, int, int]:
         proc.stderr.close()
         if proc.returncode not in (0, 1) and err:
             print(f"  {cmd[0]} exited {proc.returncode}: {err[-400:]}", file=sys.stderr)
-    return elapsed, usage.ru_maxrss, proc.returncode
+    return elapsed, usage.ru_maxrss, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
-def best(cmd: list[str], runs: int) -> tuple[float, int, int]:
+def best(cmd: list[str], runs: int) -> tuple[float, int, int, float]:
+    """The fastest run's wall time and status, the highest peak RSS, the lowest CPU time."""
     results = [run(cmd) for _ in range(runs)]
     fastest = min(results, key=lambda r: r[0])
-    return fastest[0], max(r[1] for r in results), fastest[2]
+    return fastest[0], max(r[1] for r in results), fastest[2], min(r[3] for r in results)
 
 
 def stages(path: Path) -> dict[str, float]:
@@ -192,22 +194,24 @@ def speed(args: argparse.Namespace) -> int:
 
         n = len(read_migrations([str(path)], Dialect.POSTGRES).statements)
         print(f"migration: {n:,} statements, {len(text) / 1024:,.0f} KiB ({path.name})")
+        print(f"load average before timing: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs)")
         sq = best([squawk, "--reporter=json", str(path)], args.runs)
         db = best([dbsage, "plan-migration", "--dialect", "postgres", "--format", "json", str(path)], args.runs)
         lint_only = best([sys.executable, "-c", LINT_ONLY, str(path)], args.runs)
         startup = best([dbsage, "--help"], args.runs)
         imports = best([sys.executable, "-c", IMPORTS], args.runs)
         print(f"squawk --reporter=json       best of {args.runs}: {sq[0]:6.3f} s   peak RSS {sq[1] / 1024:7.1f} MiB"
-              f"   exit {sq[2]}")
+              f"   CPU {sq[3]:6.3f} s   exit {sq[2]}")
         print(f"dbsage plan-migration (json) best of {args.runs}: {db[0]:6.3f} s   peak RSS {db[1] / 1024:7.1f} MiB"
-              f"   exit {db[2]}")
+              f"   CPU {db[3]:6.3f} s   exit {db[2]}")
         print(f"lint only (read+lint+JSON)   best of {args.runs}: {lint_only[0]:6.3f} s   peak RSS "
-              f"{lint_only[1] / 1024:7.1f} MiB")
+              f"{lint_only[1] / 1024:7.1f} MiB   CPU {lint_only[3]:6.3f} s")
         print(f"dbsage --help (startup only) best of {args.runs}: {startup[0]:6.3f} s")
         print(f"imports of the plan-migration path        : {imports[0]:6.3f} s  (python -c 'import ...')")
         ratio = db[0] / sq[0]
         print(f"ratio dbsage/squawk: {ratio:.2f}x  (target <= 2.00x: {'PASS' if ratio <= 2.0 else 'FAIL'}); "
-              f"lint path alone: {lint_only[0] / sq[0]:.2f}x")
+              f"lint path alone: {lint_only[0] / sq[0]:.2f}x; CPU time ratio {db[3] / max(sq[3], 1e-9):.2f}x "
+              "(less sensitive to other load on the machine)")
         split = stages(path)
         print("in-process stages (s): " + ", ".join(
             f"{k} {v:.3f}" for k, v in split.items() if k not in ("findings", "steps", "json_mib")))
