@@ -255,6 +255,17 @@ def test_plan_migration_mutated(dialect: Dialect, data: st.DataObject) -> None:
             assert step.sql.strip()
 
 
+@pytest.mark.parametrize("dialect", MIGRATION_DIALECTS, ids=str)
+@fuzz_settings(15)
+@given(data=st.data())
+def test_plan_migration_to_mutated_target(dialect: Dialect, data: st.DataObject) -> None:
+    current = data.draw(st.sampled_from(seeds()[dialect]))
+    target = data.draw(mutated([current]))
+    result = outcome(lambda: plan_migration(dialect=dialect, current_ddl=current, target_ddl=target), target)
+    if not isinstance(result, DbsageError):
+        assert result.dialect is dialect and all(step.sql.strip() for step in result.steps)
+
+
 # --- diff_schemas --------------------------------------------------------------------------------------
 
 
