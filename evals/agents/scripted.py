@@ -177,6 +177,7 @@ class ScriptedAgent:
                 migrations.append(path)
         tools = _hinted_tools(task, queries, migrations)
         reports: list[Report] = []
+        advised: list[Recommendation] = []
         if "inspect_schema" in tools:
             from dbsage.tools.schema import inspect_schema
             reports += calls.run(lambda: inspect_schema(dsn=task.url, limit=1000))
@@ -189,7 +190,8 @@ class ScriptedAgent:
             from dbsage.tools.indexes import suggest_indexes
             for index_report in calls.run(lambda: suggest_indexes(dsn=task.url, queries=queries, time_limit_s=20)):
                 reports.append(index_report)
-                recs += _from_indexes(index_report)
+                advised += _from_indexes(index_report)
+                recs += advised
         if "plan_migration" in tools:
             from dbsage.tools.migration import plan_migration
             dialect = "postgres" if task.dialect == "postgres" else None
@@ -202,7 +204,7 @@ class ScriptedAgent:
             from dbsage.tools.checklist import checklist_review
             reports += calls.run(lambda: checklist_review(task.url))
         recs += [_from_finding(f) for r in reports for f in r.findings if f.severity != Severity.INFO]
-        return _dedupe(recs)
+        return _dedupe(_merge_same_fix(recs, advised))
 
 
 R = TypeVar("R", bound=Report)
@@ -222,6 +224,19 @@ class _Calls:
         except Exception as exc:  # one failing tool must not hide what the others found
             self.errors.append(f"{type(exc).__name__}: {exc}")
             return []
+
+
+def _merge_same_fix(recs: list[Recommendation], advised: list[Recommendation]) -> list[Recommendation]:
+    """A finding whose fix is an index suggest_indexes `advised` folds into that advice (the most severe wins)."""
+    by_sql = {rec.sql: rec for rec in advised if rec.sql}
+    out: list[Recommendation] = []
+    for rec in recs:
+        same = by_sql.get(rec.sql) if rec.sql else None
+        if same is None or same is rec:
+            out.append(rec)
+        elif _SEVERITY_RANK[rec.severity] > _SEVERITY_RANK[same.severity]:
+            same.severity = rec.severity
+    return out
 
 
 def _dedupe(recs: list[Recommendation]) -> list[Recommendation]:
