@@ -198,7 +198,7 @@ random_text = st.one_of(
 
 
 @pytest.mark.parametrize("dialect", ALL_DIALECTS, ids=str)
-@fuzz_settings(40)
+@fuzz_settings(300)
 @given(data=st.data())
 def test_catalog_from_ddl_mutated(dialect: Dialect, data: st.DataObject) -> None:
     text = data.draw(st.one_of(ddl_for(dialect), random_text))
@@ -210,7 +210,7 @@ def test_catalog_from_ddl_mutated(dialect: Dialect, data: st.DataObject) -> None
 
 
 @pytest.mark.parametrize("dialect", ALL_DIALECTS, ids=str)
-@fuzz_settings(25)
+@fuzz_settings(150)
 @given(data=st.data())
 def test_inspect_schema_mutated(dialect: Dialect, data: st.DataObject) -> None:
     text = data.draw(ddl_for(dialect))
@@ -230,7 +230,7 @@ def test_inspect_schema_mutated(dialect: Dialect, data: st.DataObject) -> None:
 
 
 @pytest.mark.parametrize("dialect", ALL_DIALECTS, ids=str)
-@fuzz_settings(50)
+@fuzz_settings(300)
 @given(data=st.data())
 def test_explain_query_offline_mutated(dialect: Dialect, data: st.DataObject) -> None:
     sql = data.draw(statement_for(dialect))
@@ -243,7 +243,7 @@ def test_explain_query_offline_mutated(dialect: Dialect, data: st.DataObject) ->
 
 
 @pytest.mark.parametrize("dialect", MIGRATION_DIALECTS, ids=str)
-@fuzz_settings(30)
+@fuzz_settings(200)
 @given(data=st.data())
 def test_plan_migration_mutated(dialect: Dialect, data: st.DataObject) -> None:
     sql = data.draw(st.one_of(ddl_for(dialect), random_text))
@@ -256,7 +256,7 @@ def test_plan_migration_mutated(dialect: Dialect, data: st.DataObject) -> None:
 
 
 @pytest.mark.parametrize("dialect", MIGRATION_DIALECTS, ids=str)
-@fuzz_settings(15)
+@fuzz_settings(100)
 @given(data=st.data())
 def test_plan_migration_to_mutated_target(dialect: Dialect, data: st.DataObject) -> None:
     current = data.draw(st.sampled_from(seeds()[dialect]))
@@ -270,7 +270,7 @@ def test_plan_migration_to_mutated_target(dialect: Dialect, data: st.DataObject)
 
 
 @pytest.mark.parametrize("dialect", ALL_DIALECTS, ids=str)
-@fuzz_settings(20)
+@fuzz_settings(120)
 @given(data=st.data())
 def test_diff_schemas_mutated(dialect: Dialect, data: st.DataObject) -> None:
     pool = seeds()[dialect]
@@ -293,7 +293,7 @@ def test_diff_schemas_mutated(dialect: Dialect, data: st.DataObject) -> None:
 
 
 @pytest.mark.parametrize("dialect", ALL_DIALECTS, ids=str)
-@fuzz_settings(50)
+@fuzz_settings(300)
 @given(data=st.data())
 def test_check_statement_mutated(dialect: Dialect, data: st.DataObject) -> None:
     sql = data.draw(st.one_of(statement_for(dialect), random_text))
@@ -322,7 +322,7 @@ _contents = st.one_of(
 )
 
 
-@fuzz_settings(40)
+@fuzz_settings(150)
 @given(files=st.lists(st.tuples(_names, _contents), min_size=1, max_size=4))
 def test_scan_files_random_contents(tmp_path_factory: pytest.TempPathFactory,
                                     files: list[tuple[str, bytes]]) -> None:

@@ -152,7 +152,7 @@ def check_result(argv: list[str], code: int, err: str) -> None:
             assert len(errors[0]) > len("dbsage: error: ") + 3
 
 
-@fuzz_settings(150)
+@fuzz_settings(600)
 @given(data=st.data())
 def test_cli_random_argv(files: dict[str, str], data: st.DataObject) -> None:
     argv = data.draw(argvs(files))
@@ -163,7 +163,7 @@ def test_cli_random_argv(files: dict[str, str], data: st.DataObject) -> None:
     check_result(argv, code, err)
 
 
-@fuzz_settings(60)
+@fuzz_settings(200)
 @given(data=st.data())
 def test_cli_plan_migration_mutated_files(files: dict[str, str], data: st.DataObject) -> None:
     dialect = data.draw(st.sampled_from(["postgres", "mysql", "mariadb"]))
@@ -256,7 +256,7 @@ def statements_pool() -> list[str]:
     return statements()[Dialect.POSTGRES][:100] + statements()[Dialect.MYSQL][:100]
 
 
-@fuzz_settings(100)
+@fuzz_settings(500)
 @given(data=st.data())
 def test_cli_valid_shaped_argv(files: dict[str, str], data: st.DataObject) -> None:
     argv = data.draw(valid_shaped_argvs(files))
