@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,8 +57,8 @@ def fuzz_settings(examples: int) -> settings:
     )
 
 
-class Hang(Exception):
-    """An entry point ran past CALL_LIMIT_S."""
+class Hang(BaseException):
+    """An entry point ran past CALL_LIMIT_S (a BaseException, so no `except Exception` in dbsage swallows it)."""
 
 
 @contextmanager
@@ -385,3 +386,10 @@ def test_explain_truncated_call_is_an_input_error(dialect: Dialect) -> None:
     # sqlglot raised AttributeError on a truncated DATE_SUB( and explain_query let it out before.
     with pytest.raises(InputError, match="does not parse"):
         explain_query(sql="/* periods */ SET last_month_start = DATE_SUB(", dialect=dialect)
+
+
+def test_the_alarm_reports_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness itself: a call that does not return in time fails with 'hang', it does not stall."""
+    monkeypatch.setattr(sys.modules[__name__], "CALL_LIMIT_S", 0.2)
+    with pytest.raises(pytest.fail.Exception, match="hang"):
+        outcome(lambda: time.sleep(5), "sleep")
