@@ -47,6 +47,11 @@ _TIMEOUT_SET = re.compile(
     re.IGNORECASE,
 )
 _TRANSACTION = re.compile(r"^(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+# What may follow a timeout SET the runner sends itself: one literal value (MySQL SET takes a list of
+# assignments and expressions: `SET lock_wait_timeout = 1, GLOBAL ...` or `..., PASSWORD = ...` would skip the allowlist).
+_TIMEOUT_VALUE = re.compile(r"\s*(?:=|\bTO\b)\s*(?:\d+(?:\.\d+)?|'[A-Za-z0-9. ]*'|DEFAULT)\s*", re.IGNORECASE)
+# Transaction control is words only (no MariaDB `BEGIN NOT ATOMIC` compound statement).
+_TRANSACTION_WORDS = re.compile(r"(?!BEGIN\s+NOT\s+ATOMIC\b)[A-Za-z_]+(?:\s+[A-Za-z_][A-Za-z0-9_]*)*", re.IGNORECASE)
 _READS_ROWS = re.compile(r"^(?:UPDATE|DELETE|INSERT|WITH|MERGE|REPLACE)\b", re.IGNORECASE)
 _MY_NAME = r"(?:`[^`.]+`|[A-Za-z0-9_$]+)"
 _MY_TRIGGER = re.compile(
@@ -279,7 +284,10 @@ def _execute(conn: Any, dialect: Dialect, text: str) -> int:
     bare = _COMMENTS.sub("", text).strip().rstrip(";").strip()
     if not bare:
         return 0
-    own = _TIMEOUT_SET.match(bare) or _TRANSACTION.match(bare)
+    timeout = _TIMEOUT_SET.match(bare)
+    own = (timeout is not None and _TIMEOUT_VALUE.fullmatch(bare, timeout.end()) is not None) or (
+        _TRANSACTION.match(bare) is not None and _TRANSACTION_WORDS.fullmatch(bare) is not None
+    )
     sql = bare if own else _mysql_statement(bare) if dialect.is_mysql_family else None
     if sql is None:
         sql = check_statement(bare, dialect, Mode.SCRATCH)
