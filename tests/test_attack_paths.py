@@ -98,7 +98,7 @@ def _run_corpus(target: Target, cases: list[Case], run: Callable[[Case], object]
     outcomes: dict[str, Outcome] = {}
     changed: list[str] = []
     for case in cases:
-        outcomes[case.id] = _attempt(lambda: run(case))
+        outcomes[case.id] = _attempt(lambda case=case: run(case))
         after = _state(target)
         if after != before:
             changed.append(f"{case.id}: {outcomes[case.id]}")
@@ -221,7 +221,8 @@ def test_mcp_tools_refuse_with_structured_errors(engine: str, request: pytest.Fi
 
 VERIFY_SUBSET = {
     "postgres": [
-        "stacked-drop", "commit-then-drop", "copy-to-program-in-scratch", "pg-read-file-in-from", "lo-export-in-order-by",
+        "stacked-drop", "commit-then-drop", "copy-to-program-in-scratch", "pg-read-file-in-from",
+        "lo-export-in-order-by",
         "dblink-escapes-the-transaction", "create-role-in-scratch", "alter-system-in-scratch",
         "create-extension-dblink-in-scratch", "c-language-function-in-scratch",
         "set-session-authorization", "do-block", "pg-sleep",

@@ -48,8 +48,11 @@ _TIMEOUT_SET = re.compile(
 )
 _TRANSACTION = re.compile(r"^(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 # What may follow a timeout SET the runner sends itself: one literal value (MySQL SET takes a list of
-# assignments and expressions: `SET lock_wait_timeout = 1, GLOBAL ...` or `..., PASSWORD = ...` would skip the allowlist).
-_TIMEOUT_VALUE = re.compile(r"\s*(?:=|\bTO\b)\s*(?:\d+(?:\.\d+)?|'[A-Za-z0-9. ]*'|DEFAULT)\s*", re.IGNORECASE)
+# assignments and expressions: `SET lock_wait_timeout = 1, GLOBAL ...` or `..., PASSWORD = ...` would
+# skip the allowlist).
+_TIMEOUT_VALUE = re.compile(
+    r"\s*(?:=|\bTO\b)\s*(?:\d+(?:\.\d+)?|'[A-Za-z0-9. ]*'|DEFAULT)\s*", re.IGNORECASE
+)
 # Transaction control is words only (no MariaDB `BEGIN NOT ATOMIC` compound statement).
 _TRANSACTION_WORDS = re.compile(r"(?!BEGIN\s+NOT\s+ATOMIC\b)[A-Za-z_]+(?:\s+[A-Za-z_][A-Za-z0-9_]*)*", re.IGNORECASE)
 _READS_ROWS = re.compile(r"^(?:UPDATE|DELETE|INSERT|WITH|MERGE|REPLACE)\b", re.IGNORECASE)
