@@ -131,7 +131,10 @@ class GuardedSession:
             raise InputError(f"The statement does not parse as PostgreSQL: {exc}.") from None
         if raw.stmt is None:
             raise InputError("The SQL holds no statement.")
-        text = str(RawStream()(raw.stmt))
+        try:
+            text = str(RawStream()(raw.stmt))
+        except RecursionError:  # pglast's printer recurses per nesting level
+            raise InputError("The statement is nested too deeply to explain as a generic plan.") from None
         numbers = sorted({int(n) for n in re.findall(r"\$(\d+)", text)})
         checked_form = re.sub(r"\$\d+", "NULL", text)
         check_statement(f"EXPLAIN {checked_form}", self.dialect, self.mode)
