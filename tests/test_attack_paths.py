@@ -61,7 +61,10 @@ def _server_state(target: Target) -> dict[str, Any]:
             state["auto_conf"] = conn.execute(
                 "SELECT count(*) FROM pg_file_settings WHERE sourcefile LIKE '%postgresql.auto.conf'"
             ).fetchall()
-            state["roles"] = conn.execute("SELECT count(*) FROM pg_roles").fetchall()
+            state["roles"] = conn.execute(  # not a global count: other tests create roles meanwhile
+                "SELECT rolname, rolsuper, rolpassword FROM pg_authid "
+                "WHERE rolname = 'postgres' OR rolname LIKE '%intruder%' ORDER BY 1"
+            ).fetchall()
             state["databases"] = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'intruder%'")\
                 .fetchall()
     elif target.engine == "mysql":
@@ -71,7 +74,8 @@ def _server_state(target: Target) -> dict[str, Any]:
                 cur.execute("SELECT @@GLOBAL.max_connections, @@GLOBAL.read_only, @@GLOBAL.general_log, "
                             "@@GLOBAL.sql_mode, @@GLOBAL.event_scheduler")
                 state["settings"] = cur.fetchall()
-                cur.execute("SELECT COUNT(*) FROM mysql.user")
+                cur.execute("SELECT user, host, authentication_string FROM mysql.user "
+                            "WHERE user = 'root' OR user LIKE '%intruder%' ORDER BY 1, 2")
                 state["users"] = cur.fetchall()
                 cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE 'intruder%'")
                 state["databases"] = cur.fetchall()
