@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from dbsage.knowledge.rulebook import RuleDoc, load_rules
+from dbsage.knowledge.rulebook import RuleDoc, guide_uri, load_rules
 from dbsage.tools import __version__
 from dbsage.tools.explain import ExplainReport
 from dbsage.tools.findings import Finding, Severity
@@ -457,7 +457,7 @@ def _sarif_rule(doc: RuleDoc) -> dict[str, Any]:
         "name": "".join(part.capitalize() for part in doc.id.replace(".", "_").split("_")),
         "shortDescription": {"text": doc.title},
         "fullDescription": {"text": doc.rationale},
-        "help": {"text": doc.remediation},
+        "help": {"text": doc.finding_remediation},
         "defaultConfiguration": {"level": _SARIF_LEVEL[doc.severity]},
         "properties": {
             "category": doc.category.value,
@@ -466,6 +466,8 @@ def _sarif_rule(doc: RuleDoc) -> dict[str, Any]:
             "tags": [doc.category.value],
         },
     }
+    if doc.guides:
+        rule["properties"]["guides"] = [guide_uri(g) for g in doc.guides]
     if doc.references:
         rule["helpUri"] = doc.references[0]
     return rule
@@ -570,6 +572,8 @@ def render_rules(fmt: Literal["text", "json", "markdown"], *, color: bool = Fals
                 f"**What to do.** {_md(doc.remediation)}",
                 "",
             ]
+            if doc.guides:
+                out += ["**Guide.** " + ", ".join(_md_code(guide_uri(g)) for g in doc.guides), ""]
         return "\n".join(out).rstrip("\n") + "\n" if docs else "# dbsage rules\n\nNo rules are installed.\n"
     if not docs:
         return "No rules are installed.\n"

@@ -270,7 +270,7 @@ def test_rule_texts_agree_with_the_rulebook() -> None:
 
     for rule_id, (severity, category, remediation) in rule_texts().items():
         doc = rule_doc(rule_id)
-        assert (doc.severity, doc.category, doc.remediation) == (severity, category, remediation), rule_id
+        assert (doc.severity, doc.category, doc.finding_remediation) == (severity, category, remediation), rule_id
 
 
 def test_lock_table_and_trigger_count_as_lock_taking() -> None:

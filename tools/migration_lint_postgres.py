@@ -36,6 +36,7 @@ from pathlib import Path
 
 from pglast import parser as pg_parser
 
+from dbsage.knowledge.rulebook import with_guide_links
 from dbsage.tools.findings import Category, Finding, ObjectType, Severity, evidence_value, fingerprint
 from dbsage.tools.migration_model import (
     MigrationContext,
@@ -315,13 +316,14 @@ def _emit(hazard: Hazard, stmt: MigrationStatement, walk: Walk, findings: list[F
 
 @cache
 def rule_texts() -> dict[str, tuple[Severity, Category, str]]:
-    """Default severity, category and remediation of this linter's rules, from its own TOML file.
+    """Default severity, category and remediation (with guide links) of this linter's rules, from its TOML.
 
     The same entries the rulebook serves (a test checks they agree); reading one file rather than every
     rule family keeps the lint-only path (a pre-commit hook) fast.
     """
     text = resources.files("dbsage.knowledge").joinpath("rules", "migration_postgres.toml").read_text("utf-8")
-    return {str(r["id"]): (Severity(r["severity"]), Category(r["category"]), str(r["remediation"]))
+    return {str(r["id"]): (Severity(r["severity"]), Category(r["category"]),
+                           with_guide_links(str(r["remediation"]), r.get("guides", [])))
             for r in tomllib.loads(text)["rule"]}
 
 

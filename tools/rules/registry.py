@@ -100,6 +100,6 @@ def make_finding(
         message=message,
         evidence=clean,
         fix=fix,
-        remediation=doc.remediation,
+        remediation=doc.finding_remediation,
         location=location,
     )
