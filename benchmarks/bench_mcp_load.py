@@ -12,8 +12,8 @@ database (pg_stat_activity, application_name 'dbsage') and the server process's 
 
 Baseline, measured in the same run after the load: the same EXPLAIN (FORMAT JSON) sent directly
 through psycopg, 500 times on one open connection and 100 times on a new connection each time
-(dbsage opens its connections per call). The ratio dbsage p50 / psycopg p50 is the overhead of
-going through MCP, HTTP, the guard and the analysis.
+(what each call paid before `dbsage serve` kept a pool per database). The ratio dbsage p50 /
+psycopg p50 is the overhead of going through MCP, HTTP, the guard and the analysis.
 
 Targets (PASS/FAIL, exit 1 on FAIL): zero errors; explain_query p95 under 200 ms; the server's
 connections never above CONNECTION_LIMIT; RSS flat (the last third's median at most 10% or
@@ -42,9 +42,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from mcp import Client
 
-# Tool calls run in the SDK's worker threads (anyio's default limiter: 40), and each call holds at most
-# one connection at a time: 40 is the most the server may open at once.
-CONNECTION_LIMIT = 40
+# `dbsage serve` keeps one pool per database ([server] pool_size, written into the bench's config):
+# the server may never hold more connections to the fixture than that.
+CONNECTION_LIMIT = 8
 TARGET_P95_MS = 200.0
 RSS_GROWTH_RATIO = 0.10
 RSS_GROWTH_BYTES = 16 * 1024 * 1024
@@ -184,7 +184,9 @@ def run(args: argparse.Namespace) -> int:
         url = database_url(args.url, database)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(FIXTURE_SQL.encode())
-        (workdir / "dbsage.toml").write_text(f'[databases.bench]\nurl = "{url}"\n', encoding="utf-8")
+        (workdir / "dbsage.toml").write_text(
+            f'[databases.bench]\nurl = "{url}"\n\n[server]\npool_size = {CONNECTION_LIMIT}\n', encoding="utf-8"
+        )
         port = free_port()
         dbsage = Path(sys.executable).parent / "dbsage"
         with (workdir / "server.log").open("wb") as log:

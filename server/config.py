@@ -89,6 +89,10 @@ class ServerConfig(_Section):
     allowed_origins: list[str] = Field(
         default_factory=list, description="Browser origins accepted over HTTP, e.g. 'https://app.example.com'"
     )
+    pool_size: int = Field(
+        default=8, ge=1, le=100,
+        description="Connections `dbsage serve` keeps open at most per PostgreSQL database, reused across calls",
+    )
 
     @field_validator("token")
     @classmethod

@@ -46,6 +46,7 @@ from dbsage.tools.explain import ExplainReport
 from dbsage.tools.findings import Severity
 from dbsage.tools.indexes import IndexReport
 from dbsage.tools.schema import SchemaReport
+from dbsage.tools.sources.guard import share_connections, stop_sharing
 
 log = logging.getLogger("dbsage.server")
 
@@ -682,6 +683,21 @@ def serve(
     max_request_bytes: int = MAX_REQUEST_BYTES,
 ) -> None:
     """Run the server until the client disconnects (stdio) or the process is stopped (HTTP)."""
+    share_connections(config.server.pool_size)
+    try:
+        _serve(config, transport=transport, host=host, port=port, max_request_bytes=max_request_bytes)
+    finally:
+        stop_sharing()
+
+
+def _serve(
+    config: DbsageConfig,
+    *,
+    transport: Literal["stdio", "http"],
+    host: str | None,
+    port: int | None,
+    max_request_bytes: int,
+) -> None:
     if transport == "stdio":
         build_server(config).run("stdio")
         return

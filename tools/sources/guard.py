@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -33,6 +33,8 @@ log = logging.getLogger("dbsage.guard")
 
 _OWN_DATABASE = re.compile(r"^dbsage_[a-z0-9_]{1,54}$")
 _CREATED_DATABASES: set[str] = set()
+# Connections one PostgreSQL LiveDatabase keeps at most (a call's pool, or a shared one: share_connections).
+DEFAULT_POOL_SIZE = 4
 """Databases this process created (create_database); only these may be dropped or used as templates."""
 
 Params = Sequence[Any] | dict[str, Any] | None
@@ -255,25 +257,48 @@ def _driver_message(exc: BaseException, dialect: Dialect) -> str:
 class LiveDatabase:
     """A live database reachable only through guarded sessions."""
 
-    def __init__(self, url: DatabaseUrl, *, limits: Limits | None = None, scratch: bool = False) -> None:
+    def __init__(
+        self,
+        url: DatabaseUrl,
+        *,
+        limits: Limits | None = None,
+        scratch: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
         self.url = url
         self.limits = limits or Limits()
         self.scratch = scratch
         self.dialect = url.dialect
         self.server_version: str | None = None
+        self.pool_size = pool_size
+        self.shared = False  # owned by SharedDatabases: close() leaves the pool open for the next call
         self._pool: Any = None
         self._lock = threading.Lock()
         self._connect_check()
 
     @classmethod
     def open(cls, url: str, *, limits: Limits | None = None, scratch: bool = False) -> LiveDatabase:
-        """Parse `url` and check that the database answers; ConnectionFailed when it does not."""
-        return cls(parse_url(url), limits=limits, scratch=scratch)
+        """Parse `url` and check that the database answers; ConnectionFailed when it does not.
+
+        While share_connections() is in effect, a PostgreSQL database already opened with the same URL
+        and limits is returned as it is, its pooled connections reused. Scratch databases are never
+        shared: they are short-lived (often created and dropped by one call).
+        """
+        parsed = parse_url(url)
+        shared = _shared
+        if shared is not None and parsed.dialect is Dialect.POSTGRES and not scratch:
+            return shared.get(url, parsed, limits or Limits())
+        return cls(parsed, limits=limits, scratch=scratch)
 
     def __repr__(self) -> str:
         return f"LiveDatabase({self.url.redacted})"
 
     def close(self) -> None:
+        """Release the connections (a shared database keeps them for the next call)."""
+        if not self.shared:
+            self.close_pool()
+
+    def close_pool(self) -> None:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -456,8 +481,12 @@ class LiveDatabase:
         with first:
             self.server_version = str(first.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
         self._pool = ConnectionPool(
-            kwargs=conninfo, min_size=0, max_size=4, open=True, name="dbsage",
+            kwargs=conninfo, min_size=0, max_size=self.pool_size, open=True, name="dbsage",
             reset=_reset_postgres_connection,
+            # A pooled connection may have died since its last use (server restart, idle timeout):
+            # check it before handing it out, so a call never starts on a dead connection.
+            check=ConnectionPool.check_connection,
+            timeout=max(float(self.limits.connect_timeout_s), 1.0),
         )
 
     def _mysql_connect(self) -> Any:
@@ -502,26 +531,41 @@ class LiveDatabase:
     @contextmanager
     def _postgres_session(self, mode: Mode) -> Iterator[GuardedSession]:
         import psycopg
+        from psycopg_pool import PoolTimeout
 
-        assert self._pool is not None
-        with self._pool.connection() as conn:
+        pool = self._pool
+        if pool is None:
+            raise ConnectionFailed(f"The connection pool of {self.url.redacted} is closed.")
+        try:
+            conn = pool.getconn()
+        except (PoolTimeout, psycopg.Error) as exc:
+            if _shared is not None:
+                _shared.forget(self)
+            raise ConnectionFailed(
+                f"No connection to {self.url.redacted} within {pool.timeout:g} s: "
+                f"{_driver_message(exc, Dialect.POSTGRES)}",
+                hint="check that the server is running and accepts connections (max_connections)",
+            ) from None
+        try:
             conn.autocommit = False
             conn.read_only = mode is Mode.READ_ONLY
-            try:
-                with conn.cursor() as cur:
-                    # SET LOCAL lasts exactly as long as this transaction.
-                    cur.execute(f"SET LOCAL statement_timeout = {int(self.limits.statement_timeout_ms)}")
-                    cur.execute(f"SET LOCAL lock_timeout = {int(self.limits.lock_timeout_ms)}")
-                    cur.execute("SET LOCAL idle_in_transaction_session_timeout = 60000")
-                    # Statements from run() are regenerated with standard string literals ('a\b' is
-                    # two characters); a server running with this off would read them differently.
-                    cur.execute("SET LOCAL standard_conforming_strings = on")
-                    yield GuardedSession(self.dialect, mode, self.limits, cur, [0.0])
-            except psycopg.Error as exc:
-                raise QueryFailed(_driver_message(exc, Dialect.POSTGRES)) from None
-            finally:
-                if not conn.closed:
+            with conn.cursor() as cur:
+                # SET LOCAL lasts exactly as long as this transaction.
+                cur.execute(f"SET LOCAL statement_timeout = {int(self.limits.statement_timeout_ms)}")
+                cur.execute(f"SET LOCAL lock_timeout = {int(self.limits.lock_timeout_ms)}")
+                cur.execute("SET LOCAL idle_in_transaction_session_timeout = 60000")
+                # Statements from run() are regenerated with standard string literals ('a\b' is
+                # two characters); a server running with this off would read them differently.
+                cur.execute("SET LOCAL standard_conforming_strings = on")
+                yield GuardedSession(self.dialect, mode, self.limits, cur, [0.0])
+        except psycopg.Error as exc:
+            raise QueryFailed(_driver_message(exc, Dialect.POSTGRES)) from None
+        finally:
+            if not conn.closed:
+                with suppress(psycopg.Error):  # a broken connection: putconn discards it
                     conn.rollback()
+            # Back to the pool: _reset_postgres_connection runs, a broken connection is replaced.
+            pool.putconn(conn)
 
     @contextmanager
     def _mysql_session(self, mode: Mode) -> Iterator[GuardedSession]:
@@ -563,6 +607,71 @@ class LiveDatabase:
                 conn.rollback()
         finally:
             conn.close()
+
+
+class SharedDatabases:
+    """One open PostgreSQL LiveDatabase per (URL, limits) for the life of a long-running process.
+
+    The MCP server answers many calls against the same few databases; opening a pool, checking the
+    server and connecting on every call costs more than the analysis itself. Shared databases keep
+    their pool (at most `pool_size` connections each) until close_all(). A database whose pool cannot
+    hand out a connection is forgotten, so the next call connects afresh and reports what is wrong.
+    """
+
+    def __init__(self, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+        if pool_size < 1:
+            raise InputError(f"pool_size must be at least 1 (got {pool_size}).")
+        self.pool_size = pool_size
+        self._open: dict[tuple[str, Limits], LiveDatabase] = {}
+        self._lock = threading.Lock()
+
+    def get(self, raw_url: str, url: DatabaseUrl, limits: Limits) -> LiveDatabase:
+        key = (raw_url, limits)
+        with self._lock:
+            db = self._open.get(key)
+            if db is not None:
+                return db
+            # Connecting under the lock: concurrent first calls wait for one pool rather than open several.
+            db = LiveDatabase(url, limits=limits, pool_size=self.pool_size)
+            db.shared = True
+            self._open[key] = db
+            return db
+
+    def forget(self, db: LiveDatabase) -> None:
+        with self._lock:
+            for key, known in list(self._open.items()):
+                if known is db:
+                    del self._open[key]
+        db.close_pool()
+
+    def close_all(self) -> None:
+        with self._lock:
+            databases = list(self._open.values())
+            self._open.clear()
+        for db in databases:
+            db.close_pool()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+
+_shared: SharedDatabases | None = None
+
+
+def share_connections(pool_size: int = DEFAULT_POOL_SIZE) -> SharedDatabases:
+    """From now on, LiveDatabase.open reuses one pool per PostgreSQL database (see SharedDatabases)."""
+    global _shared
+    if _shared is None:
+        _shared = SharedDatabases(pool_size)
+    return _shared
+
+
+def stop_sharing() -> None:
+    """Close every shared pool; LiveDatabase.open connects per call again."""
+    global _shared
+    shared, _shared = _shared, None
+    if shared is not None:
+        shared.close_all()
 
 
 def _reset_postgres_connection(conn: Any) -> None:
