@@ -150,6 +150,15 @@ def split_statements(text: str) -> list[str]:
 
 def analyse_query(number: int, sql: str, catalog: Catalog) -> QueryShape | Skipped:
     """The query's table uses, or why it cannot be analysed."""
+    try:
+        return _analyse_query(number, sql, catalog)
+    except RecursionError:
+        # The parsers and tree walks recurse once per nesting level: thousands of nested parentheses
+        # or subqueries exhaust Python's stack. Such a query is skipped like any other it cannot read.
+        return Skipped(number, sql, "is nested too deeply to analyse; give a simpler form of the query")
+
+
+def _analyse_query(number: int, sql: str, catalog: Catalog) -> QueryShape | Skipped:
     read = _READ[catalog.dialect]
     try:
         trees = [t for t in sqlglot.parse(sql, read=read) if t is not None]
