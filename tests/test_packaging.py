@@ -33,6 +33,8 @@ def test_wheel_ships_typed_packages_prompt_and_knowledge(wheel: Path) -> None:
     for package in PACKAGES:
         assert f"dbsage/{package}/py.typed" in names, package
     assert any(n.startswith("dbsage/knowledge/rules/") and n.endswith(".toml") for n in names)
+    guides = {f"dbsage/knowledge/guides/{p.name}" for p in (REPO / "knowledge" / "guides").glob("*.md")}
+    assert guides and guides <= names, sorted(guides - names)
     assert not any(n.startswith(("tests/", "benchmarks/", "dbsage/tests")) for n in names)
     prompt = zipfile.ZipFile(wheel).read("dbsage/knowledge/agent_prompt.md").decode()
     # The symlink is resolved: the wheel carries the persona text itself.
