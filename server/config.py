@@ -93,6 +93,11 @@ class ServerConfig(_Section):
         default=8, ge=1, le=100,
         description="Connections `dbsage serve` keeps open at most per PostgreSQL database, reused across calls",
     )
+    catalog_max_age_s: float = Field(
+        default=10.0, ge=0, le=3600,
+        description="`dbsage serve` reuses a PostgreSQL catalog while the schema is unchanged and it is at most "
+        "this old (statistics age); 0 reads it afresh on every call",
+    )
 
     @field_validator("token")
     @classmethod

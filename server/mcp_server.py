@@ -683,7 +683,7 @@ def serve(
     max_request_bytes: int = MAX_REQUEST_BYTES,
 ) -> None:
     """Run the server until the client disconnects (stdio) or the process is stopped (HTTP)."""
-    share_connections(config.server.pool_size)
+    share_connections(config.server.pool_size, config.server.catalog_max_age_s)
     try:
         _serve(config, transport=transport, host=host, port=port, max_request_bytes=max_request_bytes)
     finally:

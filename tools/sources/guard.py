@@ -23,11 +23,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dbsage.tools.catalog import Dialect
 from dbsage.tools.errors import ConnectionFailed, GuardRefused, InputError, QueryFailed
 from dbsage.tools.sources.urls import DatabaseUrl, parse_url, redact
+
+if TYPE_CHECKING:
+    from dbsage.tools.sources.catalog_cache import CatalogCache
 
 log = logging.getLogger("dbsage.guard")
 
@@ -272,6 +275,7 @@ class LiveDatabase:
         self.server_version: str | None = None
         self.pool_size = pool_size
         self.shared = False  # owned by SharedDatabases: close() leaves the pool open for the next call
+        self.catalog_cache: CatalogCache | None = None  # set on shared databases: see catalog_cache.py
         self._pool: Any = None
         self._lock = threading.Lock()
         self._connect_check()
@@ -618,10 +622,13 @@ class SharedDatabases:
     hand out a connection is forgotten, so the next call connects afresh and reports what is wrong.
     """
 
-    def __init__(self, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+    def __init__(self, pool_size: int = DEFAULT_POOL_SIZE, catalog_max_age_s: float = 0.0) -> None:
         if pool_size < 1:
             raise InputError(f"pool_size must be at least 1 (got {pool_size}).")
+        if catalog_max_age_s < 0:
+            raise InputError(f"catalog_max_age_s must not be negative (got {catalog_max_age_s}).")
         self.pool_size = pool_size
+        self.catalog_max_age_s = catalog_max_age_s
         self._open: dict[tuple[str, Limits], LiveDatabase] = {}
         self._lock = threading.Lock()
 
@@ -634,6 +641,10 @@ class SharedDatabases:
             # Connecting under the lock: concurrent first calls wait for one pool rather than open several.
             db = LiveDatabase(url, limits=limits, pool_size=self.pool_size)
             db.shared = True
+            if self.catalog_max_age_s > 0:
+                from dbsage.tools.sources.catalog_cache import CatalogCache
+
+                db.catalog_cache = CatalogCache(self.catalog_max_age_s)
             self._open[key] = db
             return db
 
@@ -658,11 +669,12 @@ class SharedDatabases:
 _shared: SharedDatabases | None = None
 
 
-def share_connections(pool_size: int = DEFAULT_POOL_SIZE) -> SharedDatabases:
-    """From now on, LiveDatabase.open reuses one pool per PostgreSQL database (see SharedDatabases)."""
+def share_connections(pool_size: int = DEFAULT_POOL_SIZE, catalog_max_age_s: float = 0.0) -> SharedDatabases:
+    """From now on, LiveDatabase.open reuses one pool per PostgreSQL database (see SharedDatabases),
+    and, with `catalog_max_age_s` > 0, its catalog while the schema is unchanged (catalog_cache.py)."""
     global _shared
     if _shared is None:
-        _shared = SharedDatabases(pool_size)
+        _shared = SharedDatabases(pool_size, catalog_max_age_s)
     return _shared
 
 

@@ -12,6 +12,10 @@ def load_catalog(db: LiveDatabase, *, schemas: list[str] | None = None) -> Catal
         if db.dialect is Dialect.POSTGRES:
             from dbsage.tools.sources import postgres
 
+            if db.catalog_cache is not None:
+                return db.catalog_cache.load(
+                    session, schemas, lambda s: postgres.load_catalog(s, schemas=schemas), list(postgres.SETTINGS)
+                )
             return postgres.load_catalog(session, schemas=schemas)
         if db.dialect.is_mysql_family:
             from dbsage.tools.sources import mysql
