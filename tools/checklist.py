@@ -164,7 +164,10 @@ def _pooling(r: _Review) -> Verdict:
     if r.dialect is Dialect.SQLITE:
         return not_applicable("SQLite is embedded: there is no server connection to pool")
     pool = r.health.facts.get("pool")
-    return repo_checks.connection_pooling(r.repo, pool if isinstance(pool, dict) else pool_size(r.options))
+    usage = r.health.verdicts.get("connection_usage")
+    return repo_checks.connection_pooling(r.repo, pool if isinstance(pool, dict) else pool_size(r.options),
+                                          usage.evidence if usage is not None else None,
+                                          cores_given="health.pool.cores" in r.options.thresholds)
 
 
 def _slow_alerts(r: _Review) -> Verdict:

@@ -26,10 +26,6 @@ _SKIP_DIRS = {
     ".pytest_cache", ".ruff_cache", "target", "vendor", "site-packages", ".idea", ".vscode",
 }
 _DOC_SUFFIXES = {".md", ".rst", ".txt", ".adoc"}
-_CONFIG_SUFFIXES = {
-    ".py", ".ini", ".cfg", ".toml", ".yaml", ".yml", ".env", ".properties", ".js", ".ts", ".go", ".java",
-    ".rb", ".json", ".conf", ".sh", ".tf", ".php", ".cs", ".kt", ".xml", ".sql", ".cron", "",
-}
 _FLYWAY = re.compile(r"^(?P<kind>[VU])(?P<version>[0-9][0-9._]*)__.+\.sql$", re.IGNORECASE)
 _SQL_DOWN_MARK = re.compile(r"^\s*--\s*(\+migrate\s+down|migrate:down|\+goose\s+down)\b", re.IGNORECASE | re.MULTILINE)
 _DOWN_NAME = re.compile(r"(^|[._-])(down|rollback|undo|revert)([._-]|$)", re.IGNORECASE)
@@ -64,6 +60,7 @@ class Repository:
     files: list[Path]
     truncated: bool = False
     _texts: dict[Path, str | None] = field(default_factory=dict)
+    parsed: dict[str, object] = field(default_factory=dict)  # what a decider parsed once, for the others to reuse
 
     def rel(self, path: Path) -> str:
         for root in self.roots:
@@ -173,8 +170,8 @@ def _find_migrations(repo: Repository) -> list[Migration]:
         elif path.suffix == ".py" and parent == "versions" and path.name != "__init__.py":
             text = repo.text(path) or ""
             if "def upgrade" in text:
-                ok, line = _alembic_downgrade(text)
-                found.append(Migration("alembic", path, ok, line, "downgrade() does nothing"))
+                ok, line, why = _alembic_downgrade(text)
+                found.append(Migration("alembic", path, ok, line, why))
         elif path.suffix == ".py" and parent == "migrations" and re.match(r"^\d{4}_", path.name):
             text = repo.text(path) or ""
             if "class Migration" in text:
@@ -207,18 +204,24 @@ def _has_down_file(path: Path, repo: Repository) -> bool:
     return bool(candidates & siblings) or (down_folder / path.name).exists()
 
 
-def _alembic_downgrade(text: str) -> tuple[bool, int]:
+def _alembic_downgrade(text: str) -> tuple[bool, int, str]:
+    """Whether downgrade() undoes anything, the line of its `def`, and why not."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
-        return True, 1  # unreadable: do not accuse it
+        return True, 1, ""  # unreadable: do not accuse it
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "downgrade":
             body = [s for s in node.body if not (
                 isinstance(s, ast.Pass)
                 or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)))]
-            return bool(body), node.lineno
-    return False, 1
+            if not body:
+                return False, node.lineno, "downgrade() does nothing"
+            if all(isinstance(s, ast.Raise) for s in body):
+                return False, node.lineno, "downgrade() only raises: the revision is irreversible"
+            return True, node.lineno, ""
+    upgrade = next((n.lineno for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "upgrade"), 1)
+    return False, upgrade, "no downgrade() function"
 
 
 def _django_reversible(text: str) -> tuple[bool, int]:
@@ -312,41 +315,20 @@ def zero_downtime_docs(repo: Repository | None) -> list[str]:
 
 # ------------------------------------------------------------------------------ pools and caches
 
-_POOL = re.compile(
-    r"^\s*\[pgbouncer\]|image:\s*\S*pgbouncer|\bpool_size\s*[=:]\s*\d|max_overflow\s*[=:]\s*\d"
-    r"|^\s*(from|import)\s+psycopg_pool\b|\bConnectionPool\(|\bcreate_pool\(|CONN_MAX_AGE['\"]?\s*[=:]"
-    r"|maximumPoolSize\s*[=:]|^\s*pool_mode\s*=|SetMaxOpenConns\(|^\s*pool:\s*\d",
-    re.IGNORECASE | re.MULTILINE)
-_CACHE = re.compile(
-    r"^\s*(import\s+redis|from\s+redis\b)|rediss?://|\bredis\.(Redis|StrictRedis|from_url)\(|pymemcache|pylibmc"
-    r"|python-memcached|memcache\.Client\(|django_redis|ioredis|memcached://|[\"']redis[>=<~\[\"']"
-    r"|^\s*redis\s*[>=<~]",
-    re.IGNORECASE | re.MULTILINE)
+def connection_pooling(repo: Repository | None, pool: dict[str, object],
+                       connection_evidence: dict[str, object] | None = None, *, cores_given: bool = False) -> Verdict:
+    """The pools the repository configures, judged against the server limits connection_usage read."""
+    from dbsage.tools import repo_pools  # it reads a Repository: imported late to keep the modules acyclic
 
-
-def _config_files(repo: Repository) -> list[Path]:
-    return [p for p in repo.files if p.suffix.lower() in _CONFIG_SUFFIXES and p.suffix.lower() != ".sql"]
-
-
-def connection_pooling(repo: Repository | None, pool: dict[str, object]) -> Verdict:
-    if repo is None:
-        return unknown("a pool's configuration lives with the application: give --paths (PgBouncer, SQLAlchemy "
-                       "pool_size, psycopg_pool, HikariCP...)", **pool)
-    hits = repo.grep(_POOL, _config_files(repo))
-    evidence: dict[str, object] = {"pool_configuration": [h.label() for h in hits], **pool}
-    if hits:
-        return Verdict(ItemStatus.PASS, evidence, f"pool configured at {hits[0].label()}")
-    return Verdict(ItemStatus.WARN, evidence, "no connection pool configuration found in the paths")
+    return repo_pools.connection_pooling(repo, pool, repo_pools.server_limits(connection_evidence),
+                                         cores_given=cores_given)
 
 
 def cache_layer(repo: Repository | None) -> Verdict:
-    if repo is None:
-        return unknown("a cache layer shows in the application's code and dependencies: give --paths")
-    hits = repo.grep(_CACHE, _config_files(repo))
-    evidence: dict[str, object] = {"cache_clients": [h.label() for h in hits]}
-    if hits:
-        return Verdict(ItemStatus.PASS, evidence, f"cache client at {hits[0].label()}")
-    return Verdict(ItemStatus.WARN, evidence, "no Redis or Memcached client found in the paths")
+    """The repository's cache client, its patterns, and entries without TTL or namespace."""
+    from dbsage.tools import repo_cache
+
+    return repo_cache.cache_layer(repo)
 
 
 # ------------------------------------------------------------------------------ backup and alerts
