@@ -23,6 +23,7 @@ from dbsage.server.mcp_server import (
     read_only_tool,
     report_result,
 )
+from dbsage.server.render_ops import concise_ops, metric_value
 from dbsage.tools.checklist_model import ChecklistReport, ItemStatus
 from dbsage.tools.errors import DbsageError, InputError
 from dbsage.tools.findings import Finding
@@ -63,7 +64,8 @@ def concise_security(report: SecurityReport) -> SecurityReport:
 
 
 def concise_checklist(report: ChecklistReport) -> ChecklistReport:
-    return report.model_copy(update={"findings": concise_findings(report.findings, keep_fix=False)})
+    return report.model_copy(update={"findings": concise_findings(report.findings, keep_fix=False),
+                                     **concise_ops(report.monitoring, report.scaling)})
 
 
 def served_paths(paths: list[str] | None) -> list[str] | None:
@@ -104,6 +106,20 @@ def summarize_security(report: SecurityReport) -> str:
     return "\n".join(lines)
 
 
+def summarize_ops(report: ChecklistReport) -> list[str]:
+    """One line of measured metrics and one of scaling verdicts (no database text in either)."""
+    lines: list[str] = []
+    if report.monitoring is not None and report.monitoring.metrics:
+        lines.append("Monitoring: " + ", ".join(f"{m.name} {metric_value(m)} {m.status}"
+                                                for m in report.monitoring.metrics) + ".")
+    if report.scaling is not None:
+        lines.append(f"Scaling: read/write {report.scaling.read_write.pattern}; "
+                     f"{len(report.scaling.vertical_partitioning)} vertical partitioning candidate(s); "
+                     f"{'shard key ' + report.scaling.shard_key.column if report.scaling.shard_key else 'no shard key'}"
+                     f"{' (skewed)' if report.scaling.shard_key and report.scaling.shard_key.skewed else ''}.")
+    return lines
+
+
 def summarize_checklist(report: ChecklistReport) -> str:
     c = report.score_counts
     score = "n/a" if report.score is None else f"{report.score:.2f}"
@@ -113,6 +129,11 @@ def summarize_checklist(report: ChecklistReport) -> str:
     failing = [i for s in report.sections for i in s.items if i.status in (ItemStatus.FAIL, ItemStatus.WARN)]
     quoted = [f"- {i.status.value} {i.id}: {_quote(i.text)}" for i in failing[:SUMMARY_FINDINGS]]
     quoted += [f"- do ({r.priority}): {_quote(r.text)}" for r in report.recommendations[:10]]
+    lines += summarize_ops(report)
+    if report.monitoring is not None and report.monitoring.top_queries:
+        top = report.monitoring.top_queries[0]
+        quoted.append(f"- top statement by total time ({top.calls} calls, mean {top.mean_ms:g} ms): "
+                      f"{_quote(top.query)}")
     if quoted:
         lines += [BEGIN_DATA, *quoted, END_DATA]
     return "\n".join(lines)

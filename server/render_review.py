@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dbsage.server.render_ops import monitoring_markdown, monitoring_text, scaling_markdown, scaling_text
 from dbsage.tools.checklist_model import ChecklistReport, ChecklistSection, ItemStatus
 from dbsage.tools.security import SecurityReport
 from dbsage.tools.tenant_probe import ProbeReport
@@ -101,6 +102,8 @@ def checklist_text(report: ChecklistReport) -> list[str]:
     lines = ["", _score_line(report)]
     for section in report.sections:
         lines += _section_text(section)
+    lines += monitoring_text(report.monitoring) if report.monitoring is not None else []
+    lines += scaling_text(report.scaling) if report.scaling is not None else []
     if report.recommendations:
         lines += ["", "What to do first:"]
         lines += [f"  {r.priority:<7} {_one_line(r.text)}" for r in report.recommendations]
@@ -121,6 +124,8 @@ def checklist_markdown(report: ChecklistReport) -> list[str]:
             cell = "; ".join(x for x in (reason, evidence) if x)
             text = item.text.replace("|", "\\|")
             out.append(f"| {item.status.value} | {text} | {cell} |")
+    out += monitoring_markdown(report.monitoring) if report.monitoring is not None else []
+    out += scaling_markdown(report.scaling) if report.scaling is not None else []
     if report.not_checked:
         out += ["", "Not checked:", *[f"- {_one_line(gap)}" for gap in report.not_checked]]
     return out

@@ -33,6 +33,7 @@ from dbsage.tools.checklist_repo import Repository, scan_repository
 from dbsage.tools.errors import QueryFailed
 from dbsage.tools.findings import Finding, Severity, sort_findings
 from dbsage.tools.health_postgres import HealthResult, pool_size
+from dbsage.tools.ops_model import MonitoringSection, ScalingSection
 from dbsage.tools.rules.registry import RuleOptions
 from dbsage.tools.sources.guard import Limits, LiveDatabase
 from dbsage.tools.sources.urls import parse_url
@@ -84,6 +85,8 @@ class _Review:
     security: Outcome
     migrations: Outcome | None
     planned_files: list[str] = field(default_factory=list)
+    monitoring: MonitoringSection | None = None
+    scaling: ScalingSection | None = None
 
 
 Decider = Callable[[_Review], Verdict]
@@ -239,6 +242,10 @@ def checklist_review(
         catalog = load_catalog(db)
         say("operational checks")
         health = _live_health(db, catalog, options)
+        say("monitoring and scaling")
+        from dbsage.tools.ops import live_ops
+
+        monitoring, scaling = live_ops(db, catalog, options, health, tenant_column=_tenant_column(options))
     say("schema and index rules")
     schema = schema_findings(catalog, options)
     say("audit_security")
@@ -248,7 +255,8 @@ def checklist_review(
     if planned:
         say(f"plan_migration over {len(planned)} migration file(s)")
         migrations = migration_findings(planned, dialect=catalog.dialect, options=options)
-    review = _Review(catalog.dialect, catalog, options, repo, health, security, migrations, planned)
+    review = _Review(catalog.dialect, catalog, options, repo, health, security, migrations, planned,
+                     monitoring=monitoring, scaling=scaling)
     return _report(review, name, schema, paths or [])
 
 
@@ -312,6 +320,8 @@ def _report(review: _Review, source: str, schema: Outcome, paths: list[str]) -> 
         recommendations=_recommendations(spec.item, every, claimed),
         findings=sort_findings(findings),
         not_checked=not_checked,
+        monitoring=review.monitoring,
+        scaling=review.scaling,
     )
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dbsage.tools.catalog import Dialect
 from dbsage.tools.findings import Evidence, Finding, Severity, evidence_value
+from dbsage.tools.ops_model import MonitoringSection, ScalingSection
 from dbsage.tools.report import Report
 
 
@@ -80,6 +81,12 @@ class ChecklistReport(Report):
     )
     score_counts: dict[str, int] = Field(description="Items by status: pass, warn, fail, unknown, not_applicable")
     recommendations: list[Recommendation] = Field(default_factory=list)
+    monitoring: MonitoringSection | None = Field(
+        default=None, description="The persona's key metrics measured on the server: value, target, status"
+    )
+    scaling: ScalingSection | None = Field(
+        default=None, description="Read/write mix, vertical partitioning candidates and the shard key, with advice"
+    )
     not_checked: list[str] = Field(default_factory=list, description="What could not be read, and why")
 
 

@@ -46,6 +46,9 @@ _VARIABLES = (
 _STATUS = (
     "Threads_connected", "Max_used_connections", "Innodb_buffer_pool_read_requests", "Innodb_buffer_pool_reads",
     "Uptime",
+    # read by the monitoring and scaling sections (slow-query share, statement mix)
+    "Questions", "Slow_queries", "Com_select", "Com_insert", "Com_insert_select", "Com_update", "Com_update_multi",
+    "Com_delete", "Com_delete_multi", "Com_replace", "Com_replace_select",
 )
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _ON = {"on", "1", "yes"}
@@ -96,6 +99,8 @@ class _Ctx:
 def mysql_health(session: GuardedSession, catalog: Catalog, options: RuleOptions) -> HealthResult:
     """Every MariaDB/MySQL operational check, as verdicts keyed by the checklist's `check` names."""
     ctx = _Ctx(session, catalog, options)
+    ctx.result.facts["global_status"] = dict(ctx.status)
+    ctx.result.facts["global_variables"] = dict(ctx.vars)
     v = ctx.result.verdicts
     v["slow_query_logging"] = _slow_query_logging(ctx)
     v["query_statistics"] = _query_statistics(ctx)

@@ -61,7 +61,9 @@ class HealthResult:
     not_checked: list[str] = field(default_factory=list)
 
 
-class _Probe:
+class Probe:
+    """Queries that may be refused, each in a savepoint; what was refused is kept in `errors`."""
+
     def __init__(self, session: GuardedSession, options: RuleOptions) -> None:
         self.session = session
         self.options = options
@@ -107,7 +109,7 @@ FROM pg_roles r WHERE r.rolname = current_user
 
 def postgres_health(session: GuardedSession, catalog: Catalog, options: RuleOptions) -> HealthResult:
     """Every PostgreSQL operational check, as verdicts keyed by the checklist's `check` names."""
-    probe = _Probe(session, options)
+    probe = Probe(session, options)
     result = HealthResult()
     privileges = session.catalog(_PRIVILEGES_SQL)[0]
     rows = session.catalog(_SETTINGS_SQL, {"names": _SETTING_NAMES})
@@ -118,6 +120,7 @@ def postgres_health(session: GuardedSession, catalog: Catalog, options: RuleOpti
     v = result.verdicts
     v["slow_query_logging"] = _slow_query_logging(ctx)
     v["query_statistics"], stats_schema = _query_statistics(ctx)
+    result.facts["pg_stat_statements_schema"] = stats_schema
     v["query_latency"] = _query_latency(ctx, stats_schema)
     v["connection_usage"] = _connection_usage(ctx)
     v["long_transactions"] = _long_transactions(ctx)
@@ -153,7 +156,7 @@ def _not_checked(what: str, message: str) -> str:
 
 @dataclass
 class _Context:
-    probe: _Probe
+    probe: Probe
     settings: dict[str, str]
     database: str
     sees_all: bool
@@ -482,11 +485,17 @@ def _xid_wraparound(ctx: _Context) -> Verdict:
     return Verdict(ItemStatus.PASS, evidence)
 
 
+_DATABASE_STATS_SQL = """
+SELECT blks_hit, blks_read, stats_reset, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted
+FROM pg_stat_database WHERE datname = current_database()
+"""
+
+
 def _cache_hit_rate(ctx: _Context) -> Verdict:
-    rows = ctx.probe.rows("cache hit rate", "SELECT blks_hit, blks_read, stats_reset FROM pg_stat_database "
-                          "WHERE datname = current_database()")
+    rows = ctx.probe.rows("cache hit rate", _DATABASE_STATS_SQL)
     if not rows:
         return unknown(f"pg_stat_database not readable: {ctx.probe.errors.get('cache hit rate')}")
+    ctx.result.facts["database_stats"] = rows[0]  # the scaling section's read/write counters
     hit, read = int(rows[0]["blks_hit"] or 0), int(rows[0]["blks_read"] or 0)
     evidence: dict[str, object] = {"blocks_hit": hit, "blocks_read": read, "stats_reset": rows[0]["stats_reset"]}
     minimum = ctx.probe.t("health.cache_hit_rate.min_blocks", CACHE_MIN_READS)
@@ -693,7 +702,9 @@ def _replication(ctx: _Context) -> Verdict:
 
 _SEQ_SCANS_SQL = """
 SELECT schemaname || '.' || relname AS name, seq_scan::bigint AS seq_scan, seq_tup_read::bigint AS seq_tup_read,
-       coalesce(idx_scan, 0)::bigint AS idx_scan, n_live_tup::bigint AS live
+       coalesce(idx_scan, 0)::bigint AS idx_scan, n_live_tup::bigint AS live,
+       coalesce(idx_tup_fetch, 0)::bigint AS idx_tup_fetch, n_tup_ins::bigint AS inserted,
+       n_tup_upd::bigint AS updated, n_tup_del::bigint AS deleted
 FROM pg_stat_user_tables
 """
 
@@ -702,6 +713,7 @@ def _missing_index_scans(ctx: _Context, catalog: Catalog) -> Verdict:
     rows = ctx.probe.rows("table scans", _SEQ_SCANS_SQL)
     if rows is None:
         return unknown(f"pg_stat_user_tables not readable: {ctx.probe.errors.get('table scans')}")
+    ctx.result.facts["table_stats"] = rows  # the scaling section's per-table read/write counters
     if not rows:
         return not_applicable("the database has no tables")
     if sum(int(r["seq_scan"]) + int(r["idx_scan"]) for r in rows) == 0:
