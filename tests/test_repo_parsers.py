@@ -302,6 +302,15 @@ def test_asyncpg_statement_cache_behind_pgbouncer(tmp_path: Path) -> None:
     assert pools(tmp_path / "tracked", tracked).findings == []  # PgBouncer 1.21+ tracks them
 
 
+def test_tests_migrations_and_scripts_are_not_serving_pools(tmp_path: Path) -> None:
+    engine = "from sqlalchemy import create_engine\nengine = create_engine(URL, pool_size=90)\n"
+    verdict = pools(tmp_path, {"tests/conftest.py": engine, "alembic/env.py": engine, "scripts/backfill.py": engine,
+                               "app/test_db.py": engine, "app/db.py": engine.replace("90", "2, pool_pre_ping=True")})
+    assert verdict.evidence["pool_configuration"] == [
+        "app/db.py:2 sqlalchemy(pool_size=2, max_overflow=10 (SQLAlchemy default), pool_pre_ping=True)"]
+    assert verdict.findings[0].rule_id == "repo.pool_above_recommended"  # 12 > 9, information only
+
+
 def test_other_languages_pass_unsized_and_nothing_warns(tmp_path: Path) -> None:
     java = pools(tmp_path / "java", {"src/main/resources/application.properties":
                                      "spring.datasource.hikari.maximumPoolSize=10\n"})

@@ -41,6 +41,8 @@ _TTL_KEYWORDS = {"ex", "px", "exat", "pxat", "keepttl", "expire", "time", "timeo
 _ALWAYS_TTL = {"setex", "psetex"}
 _NEEDS_EXPIRE = {"hset", "hmset", "hsetnx", "mset", "msetnx", "setnx", "set_many", "set_multi"}
 _DB_WRITES = {"commit", "save", "flush", "bulk_create", "bulk_update"}  # the transaction is written
+# The words without which a file can neither make a cache client nor configure Django's cache.
+_WANTS_CACHE = re.compile(r"redis|memcache|pylibmc|aiomcache|CACHES|django\.core\.cache")
 _VERSIONED = re.compile(r"(^|:)v\d+(:|$)", re.IGNORECASE)
 _DJANGO_BACKEND = re.compile(r"(redis|memcache|pymemcache|pylibmc)", re.IGNORECASE)
 # Evidence of a cache outside the Python code: dependencies, URLs, containers, Node clients.
@@ -86,7 +88,9 @@ def _cache_imports(py: PythonFile) -> tuple[dict[str, str], dict[str, str]]:
     """Module aliases of cache libraries and names imported from them, each with its kind."""
     modules: dict[str, str] = {}
     names: dict[str, str] = {}
-    for node in ast.walk(py.tree):
+    if not _CACHE_MODULES & py.imports:
+        return modules, names
+    for node in py.nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 root = alias.name.split(".")[0]
@@ -132,7 +136,7 @@ def _find_clients(files: list[PythonFile]) -> tuple[dict[str, str], list[str]]:
         modules, names = _cache_imports(py)
         if not modules and not names and "django" not in py.imports:
             continue
-        for node in ast.walk(py.tree):
+        for node in py.nodes:
             value: ast.expr | None = None
             targets: list[ast.expr] = []
             if isinstance(node, ast.Assign):
@@ -154,7 +158,7 @@ def _find_clients(files: list[PythonFile]) -> tuple[dict[str, str], list[str]]:
                 if name:
                     bound[name] = kind
         if "django.core.cache" in py.imports:
-            for node in ast.walk(py.tree):
+            for node in py.nodes:
                 if isinstance(node, ast.ImportFrom) and node.module == "django.core.cache":
                     for alias in node.names:
                         if alias.name in ("cache", "caches"):
@@ -182,7 +186,7 @@ def _calls(files: list[PythonFile], bound: dict[str, str]) -> dict[str, list[tup
         if not (modules or names or _imports_client(py, bound)):
             continue
         pipelines = dict(bound)
-        for node in ast.walk(py.tree):  # pipe = r.pipeline(); with r.pipeline() as pipe
+        for node in py.nodes:  # pipe = r.pipeline(); with r.pipeline() as pipe
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and called(node.value) == "pipeline":
                 kind = _receiver(node.value, bound)
                 for target in node.targets:
@@ -195,7 +199,7 @@ def _calls(files: list[PythonFile], bound: dict[str, str]) -> dict[str, list[tup
                 if kind and name:
                     pipelines[name] = kind
         scopes: list[tuple[ast.AST, list[CacheCall]]] = []
-        for scope in functions(py.tree):
+        for scope in functions(py):
             found = []
             for call in own_calls(scope):
                 kind = _receiver(call, pipelines)
@@ -212,7 +216,7 @@ def _calls(files: list[PythonFile], bound: dict[str, str]) -> dict[str, list[tup
 def _imports_client(py: PythonFile, bound: dict[str, str]) -> bool:
     """True when the file imports a name that is a cache client elsewhere (from app.cache import redis_client)."""
     return any(isinstance(node, ast.ImportFrom) and any(a.name in bound for a in node.names)
-               for node in ast.walk(py.tree))
+               for node in py.nodes)
 
 
 # ------------------------------------------------------------------------------------ judgement
@@ -252,12 +256,16 @@ def _namespace(key: ast.expr | None) -> tuple[bool | None, bool]:
 
 def analyse(repo: Repository) -> CacheUse:
     """Clients, patterns and findings of the repository's cache use."""
-    files = python_files(repo)
+    files = python_files(repo, _WANTS_CACHE)
     bound, made = _find_clients(files)
     use = CacheUse(clients=made)
     django_settings = _django_caches(files, use)
     prefixed = any(s.get("KEY_PREFIX") for s in django_settings)
-    for rel, scopes in _calls(files, bound).items():
+    users = files
+    if bound:  # modules that import a client made elsewhere
+        users = python_files(repo, re.compile(_WANTS_CACHE.pattern + "|" + "|".join(
+            rf"\b{re.escape(name)}\b" for name in sorted(bound))))
+    for rel, scopes in _calls(users, bound).items():
         flagged_keys: set[str] = set()
         for scope, calls in scopes:
             use.calls.extend(calls)
@@ -314,7 +322,7 @@ def _django_caches(files: list[PythonFile], use: CacheUse) -> list[dict[str, obj
     """Django CACHES entries with a Redis or Memcached backend; TIMEOUT None is an entry without TTL."""
     entries: list[dict[str, object]] = []
     for py in files:
-        for node in ast.walk(py.tree):
+        for node in py.nodes:
             if not (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "CACHES"
                                                          for t in node.targets) and isinstance(node.value, ast.Dict)):
                 continue

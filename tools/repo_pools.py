@@ -61,6 +61,10 @@ _SESSION_STATE = [
     (re.compile(r"CREATE\s+(GLOBAL\s+|LOCAL\s+)?TEMP(ORARY)?\s+TABLE(?![^;]*ON\s+COMMIT\s+DROP)", re.IGNORECASE),
      "temporary table"),
 ]
+# The words without which a file cannot hold what each reader looks for (only those files are parsed).
+_WANTS_POOL = re.compile(r"create_engine|create_async_engine|DATABASES|ConnectionPool|create_pool")
+_WANTS_SQL = re.compile(r"execute|exec_driver_sql|text\(|fetch")
+_WANTS_DRIVER = re.compile(r"psycopg|asyncpg|prepare_threshold|statement_cache_size")
 _PSYCOPG3_URL = re.compile(r"^postgres(ql)?\+psycopg(_async)?://")
 _ASYNCPG_URL = re.compile(r"^postgres(ql)?\+asyncpg://")
 _BOUNCER_ENV = re.compile(
@@ -179,8 +183,8 @@ class Bouncer:
 def app_pools(repo: Repository) -> list[AppPool]:
     """Every pool the Python code configures, in file and line order."""
     pools: list[AppPool] = []
-    for py in python_files(repo):
-        for node in ast.walk(py.tree):
+    for py in python_files(repo, _WANTS_POOL):
+        for node in py.nodes:
             pool: AppPool | None = None
             if isinstance(node, ast.Call):
                 name = called(node)
@@ -401,8 +405,8 @@ class SessionUse:
 def session_state(repo: Repository) -> list[SessionUse]:
     """SQL in the Python code whose effect outlives its transaction (what transaction pooling breaks)."""
     uses: list[SessionUse] = []
-    for py in python_files(repo):
-        for node in ast.walk(py.tree):
+    for py in python_files(repo, _WANTS_SQL):
+        for node in py.nodes:
             if not (isinstance(node, ast.Call) and called(node) in _SQL_CALLS and node.args):
                 continue
             head = string_head(node.args[0])
@@ -420,8 +424,8 @@ def driver_prepared_statements(repo: Repository) -> list[SessionUse]:
     psycopg3: list[SessionUse] = []
     asyncpg: list[SessionUse] = []
     disabled: set[str] = set()
-    for py in python_files(repo):
-        for node in ast.walk(py.tree):
+    for py in python_files(repo, _WANTS_DRIVER):
+        for node in py.nodes:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 if "psycopg" in names:

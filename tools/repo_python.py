@@ -9,6 +9,7 @@ source text, so a judgement can say what it did not know instead of guessing.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ class PythonFile:
     path: Path
     rel: str
     tree: ast.Module
+    nodes: tuple[ast.AST, ...]  # every node, walked once: the deciders scan this instead of walking again
     constants: dict[str, object]  # module-level NAME = <literal>
     imports: frozenset[str]  # every imported module, dotted and by each prefix ("redis.asyncio", "redis")
 
@@ -44,25 +46,52 @@ class Value:
         return repr(self.value)
 
 
-def python_files(repo: Repository) -> list[PythonFile]:
-    """Every readable .py file of the repository, parsed once per repository (syntax errors are skipped)."""
-    cached = repo.parsed.get("python")
-    if isinstance(cached, list):
-        return cached
+# Code that does not run in the serving processes: an engine in a test, a migration environment or a
+# one-off script is not a pool multiplied by the workers, and a test's cache writes are not production's.
+_NOT_SERVING_FOLDERS = {"tests", "test", "testing", "alembic", "migrations", "docs", "examples", "scripts",
+                        "benchmarks"}
+
+
+def serving_code(rel: str) -> bool:
+    """False for tests, migrations, docs, examples and scripts (by folder or file name)."""
+    parts = Path(rel).parts
+    name = parts[-1] if parts else rel
+    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+        return False
+    return not any(part.lower() in _NOT_SERVING_FOLDERS for part in parts[:-1])
+
+
+def python_files(repo: Repository, wanted: re.Pattern[str] | None = None) -> list[PythonFile]:
+    """The application's readable .py files whose text matches `wanted` (all when None), parsed.
+
+    Parsing is the expensive part (seconds for a large code base), so a decider names the words its
+    constructs cannot do without and only those files are parsed; each file is parsed once per
+    repository whichever decider asks first. Files with syntax errors, and files that do not run in
+    the serving processes (serving_code), are skipped.
+    """
     out: list[PythonFile] = []
     for path in repo.files:
-        if path.suffix != ".py":
+        if path.suffix != ".py" or not serving_code(repo.rel(path)):
             continue
         text = repo.text(path)
-        if text is None:
+        if text is None or (wanted is not None and not wanted.search(text)):
             continue
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
-            continue
-        out.append(PythonFile(path, repo.rel(path), tree, _module_constants(tree), _imports(tree)))
-    repo.parsed["python"] = out
+        key = f"python:{path}"
+        if key not in repo.parsed:
+            repo.parsed[key] = _parse(repo, path, text)
+        parsed = repo.parsed[key]
+        if isinstance(parsed, PythonFile):
+            out.append(parsed)
     return out
+
+
+def _parse(repo: Repository, path: Path, text: str) -> PythonFile | None:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    nodes = tuple(ast.walk(tree))
+    return PythonFile(path, repo.rel(path), tree, nodes, _module_constants(tree), _imports(nodes))
 
 
 def _module_constants(tree: ast.Module) -> dict[str, object]:
@@ -75,9 +104,9 @@ def _module_constants(tree: ast.Module) -> dict[str, object]:
     return found
 
 
-def _imports(tree: ast.Module) -> frozenset[str]:
+def _imports(nodes: tuple[ast.AST, ...]) -> frozenset[str]:
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         modules: list[str] = []
         if isinstance(node, ast.Import):
             modules = [a.name for a in node.names]
@@ -208,10 +237,10 @@ def string_head(node: ast.expr) -> tuple[str, bool] | None:
     return None
 
 
-def functions(tree: ast.Module) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef | ast.Module]:
+def functions(py: PythonFile) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef | ast.Module]:
     """Every function body of the module, and the module itself for top-level code."""
-    yield tree
-    for node in ast.walk(tree):
+    yield py.tree
+    for node in py.nodes:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             yield node
 

@@ -25,6 +25,7 @@ _WORKER_OPTION = re.compile(
     r"\b(?P<server>gunicorn\w*|uvicorn|hypercorn)\b[^\n]*?(?:\s-w\s*|\s--workers(?:=|\s+))(?P<value>[^\s'\",]+)",
     re.IGNORECASE)
 _WEB_CONCURRENCY = re.compile(r"\bWEB_CONCURRENCY\b[\"']?\s*[=:]\s*[\"']?(?P<value>[^\s'\",]+)")
+_WANTS_WORKERS = re.compile(r"\bworkers\b")
 _SHELL_DEFAULT = re.compile(r"^\$\{(?P<env>\w+):?-(?P<value>\d+)\}$")
 
 
@@ -47,7 +48,7 @@ def worker_count(repo: Repository) -> WorkerCount:
     """The largest worker count the repository sets, or 1 stated as an assumption."""
     found: list[tuple[int, str]] = []
     unresolved: list[str] = []
-    for py in python_files(repo):
+    for py in python_files(repo, _WANTS_WORKERS):
         if py.path.name.startswith("gunicorn"):
             for statement in py.tree.body:
                 if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
@@ -55,7 +56,7 @@ def worker_count(repo: Repository) -> WorkerCount:
                     _note(resolve(statement.value, py.constants), f"{py.rel}:{statement.lineno}", found, unresolved)
         if "uvicorn" not in py.imports:
             continue
-        for node in ast.walk(py.tree):
+        for node in py.nodes:
             if isinstance(node, ast.Call) and called(node) == "run":
                 workers = keyword(node, "workers")
                 if workers is not None:
