@@ -430,6 +430,30 @@ def test_clients_followed_across_modules_and_patterns(tmp_path: Path) -> None:
                                             "write-through app/users.py:10"]
 
 
+def test_node_redis_clients(tmp_path: Path) -> None:
+    verdict = cache(tmp_path, {
+        "web/cache.ts": """
+            import Redis from "ioredis";
+            const redis = new Redis(process.env.REDIS_URL);
+            export async function save(id: string, body: string) {
+              await redis.set(`article:${id}`, body);
+              await redis.set(`article:${id}:v2`, body, "EX", 3600);
+              await redis.set(id, body, "EX", 60);
+              const seen = new Map(); seen.set(id, body);
+            }
+            """,
+        "web/client.js": """
+            const { createClient } = require("redis");
+            const client = createClient({ url: process.env.REDIS_URL });
+            async function put(k, v) { await client.set(`page:${k}`, v, { EX: 60 }); await client.get("hits"); }
+            """,
+    })
+    assert rules_at(verdict) == {("repo.cache_no_ttl", "web/cache.ts", 4),
+                                 ("repo.cache_key_unnamespaced", "web/client.js", 3)}
+    assert verdict.evidence["cache_clients"] == ["web/cache.ts:2 node-redis", "web/client.js:2 node-redis"]
+    assert verdict.evidence["keys_judged"] == 4 and verdict.evidence["keys_versioned"] == 1  # `id` is a variable
+
+
 def test_no_cache_warns_and_a_named_cache_passes_unchecked(tmp_path: Path) -> None:
     none = cache(tmp_path / "none", {"app.py": "x = {}\nx.set = 1\n"})
     assert none.status is ItemStatus.WARN and "no Redis or Memcached client" in (none.reason or "")

@@ -12,7 +12,8 @@ module counts when `cache = redis.Redis(...)` is defined in another. Per functio
   `timeout=None` or a CACHES entry with TIMEOUT None) is an entry without TTL;
 - a literal key or an f-string whose literal head has no `prefix:` is a key without namespace.
 
-Node's ioredis/node-redis clients are detected as clients only; their calls are not analysed.
+Node's ioredis/node-redis clients are read line by line (tools/repo_cache_node.py) for the same two
+findings where the call's shape is unambiguous.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from dbsage.tools.checklist_model import ItemStatus, Verdict, unknown
 from dbsage.tools.checklist_repo import Repository
 from dbsage.tools.findings import Finding, Location, ObjectType, Severity
+from dbsage.tools.repo_cache_node import NodeCall, node_clients
 from dbsage.tools.repo_python import PythonFile, called, dotted, functions, own_calls, python_files, string_head
 from dbsage.tools.rules.registry import make_finding
 
@@ -79,6 +81,7 @@ class CacheUse:
     patterns: dict[str, list[str]] = field(default_factory=dict)  # pattern -> ["file:line", ...]
     findings: list[Finding] = field(default_factory=list)
     mentions: list[str] = field(default_factory=list)  # dependencies, URLs, containers: "file:line"
+    node_calls: list[NodeCall] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------ clients
@@ -285,9 +288,33 @@ def analyse(repo: Repository) -> CacheUse:
                         evidence={"key": call.key_text, "method": call.method},
                         message=f"Cache key {call.key_text} ({rel}:{call.line}) has no namespace prefix such as "
                                 "'user:'; keys of different kinds can collide and cannot be invalidated as a group."))
+    _node(repo, use)
     use.mentions = [h.label() for h in repo.grep(_CACHE_MENTION, [
         p for p in repo.files if p.suffix.lower() in _MENTION_SUFFIXES or p.name.startswith("Dockerfile")])]
     return use
+
+
+def _node(repo: Repository, use: CacheUse) -> None:
+    made, calls = node_clients(repo)
+    use.clients.extend(made)
+    use.node_calls = calls
+    flagged: set[tuple[str, str]] = set()
+    for call in calls:
+        where = Location(file=call.file, line=call.line, statement=0)
+        if call.without_ttl:
+            use.findings.append(make_finding(
+                "repo.cache_no_ttl", object_type=ObjectType.FILE, obj=f"{call.file}:{call.line}", location=where,
+                evidence={"method": call.method, "key": call.key, "client": "node-redis",
+                          "why": "set(key, value) with no EX/PX argument or options"},
+                message=f"{call.file}:{call.line} writes cache key {call.key} with set() and no TTL (no EX/PX "
+                        "argument or options): the entry stays until evicted, stale after the row changes."))
+        if call.namespaced is False and (call.file, call.key) not in flagged:
+            flagged.add((call.file, call.key))
+            use.findings.append(make_finding(
+                "repo.cache_key_unnamespaced", object_type=ObjectType.FILE, obj=f"{call.file}:{call.line}",
+                location=where, evidence={"key": call.key, "method": call.method},
+                message=f"Cache key {call.key} ({call.file}:{call.line}) has no namespace prefix such as 'user:'; "
+                        "keys of different kinds can collide and cannot be invalidated as a group."))
 
 
 def _no_ttl(call: CacheCall) -> Finding:
@@ -360,6 +387,7 @@ def cache_layer(repo: Repository | None) -> Verdict:
                            "its TTLs and keys were not checked)")
         return Verdict(ItemStatus.WARN, evidence, "no Redis or Memcached client found in the paths")
     keys = [_namespace(c.key) for c in use.calls if c.key is not None]
+    keys += [(c.namespaced, bool(_VERSIONED.search(c.key.strip("'\"`")))) for c in use.node_calls]
     judged = [k for k in keys if k[0] is not None]
     evidence = {
         "cache_clients": use.clients[:10],
@@ -368,7 +396,7 @@ def cache_layer(repo: Repository | None) -> Verdict:
         "keys_judged": len(judged),
         "keys_namespaced": sum(1 for k in judged if k[0]),
         "keys_versioned": sum(1 for k in judged if k[1]),
-        "cache_calls": len(use.calls),
+        "cache_calls": len(use.calls) + len(use.node_calls),
         "cache_mentions": use.mentions[:5],
     }
     if not use.patterns:
