@@ -151,6 +151,17 @@ def test_sqlalchemy_above_the_formula_but_under_the_server(tmp_path: Path) -> No
     assert given.findings[0].severity is Severity.LOW and given.status is ItemStatus.WARN
 
 
+def test_pools_that_fit_alone_but_not_together(tmp_path: Path) -> None:
+    verdict = pools(tmp_path, {"db.py": """
+        from sqlalchemy import create_engine
+        primary = create_engine(PRIMARY, pool_size=20, max_overflow=10, pool_pre_ping=True)
+        replica = create_engine(REPLICA, pool_size=30, max_overflow=10, pool_pre_ping=True)
+        """, "Procfile": "web: gunicorn app -w 2\n"})
+    (over,) = [f for f in verdict.findings if f.rule_id == "repo.pool_exceeds_server"]
+    assert over.location is not None and over.location.line == 3  # 60 + 80 > 97: placed at the larger one
+    assert "60 (db.py:2) + 80 (db.py:3) = 140" in over.message and verdict.status is ItemStatus.FAIL
+
+
 def test_sqlite_engines_and_static_pools_are_not_pools(tmp_path: Path) -> None:
     verdict = pools(tmp_path, {"db.py": """
         from sqlalchemy import create_engine
@@ -203,6 +214,17 @@ def test_django_databases(tmp_path: Path) -> None:
         ("repo.pool_no_pre_ping", "shop/settings.py", 8),  # persistent, no CONN_HEALTH_CHECKS
     }
     assert len(verdict.evidence["pool_configuration"]) == 3  # type: ignore[arg-type]
+
+
+def test_django_connections_count_per_thread(tmp_path: Path) -> None:
+    verdict = pools(tmp_path, {
+        "settings.py": 'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": 60,\n'
+                       '                         "CONN_HEALTH_CHECKS": True}}\n',
+        "gunicorn.conf.py": "workers = 5\nthreads = 25\n",
+    })
+    assert verdict.evidence["max_application_connections"] == 125  # 1 per thread x 25 threads x 5 workers
+    (over,) = verdict.findings
+    assert over.rule_id == "repo.pool_exceeds_server" and "gunicorn.conf.py:2 threads=25" in over.message
 
 
 def test_django_psycopg_pool_option(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ PgBouncer is read from pgbouncer.ini (or the PGBOUNCER_*/POOL_MODE variables of 
 Judgements:
 
 - connections: the pool's maximum (pool_size + max_overflow, max_size...) times the worker processes
+  (Django: one connection per thread, times gunicorn's threads)
   against the server's max_connections minus its reserved slots; with PgBouncer in front, the
   application's total against max_client_conn and PgBouncer's own server pool against the server;
 - the persona's size, cores x 2 + spindles, with the core count stated as an assumption
@@ -36,7 +37,7 @@ from dbsage.tools.repo_python import (
     resolve,
     string_head,
 )
-from dbsage.tools.repo_workers import WorkerCount, worker_count
+from dbsage.tools.repo_workers import WorkerCount, thread_count, worker_count
 from dbsage.tools.rules.registry import make_finding
 
 # Library defaults, applied where the code leaves a setting out.
@@ -118,6 +119,7 @@ class AppPool:
     settings: dict[str, str] = field(default_factory=dict)  # as written (or the library default, said so)
     pre_ping: bool | None = None  # None: not applicable, or only known at run time
     per_request: bool = False  # a new server connection for each request or checkout
+    per_thread: bool = False  # one connection per thread (Django), not one pool per process
 
     @property
     def per_process(self) -> int | None:
@@ -308,9 +310,9 @@ def _django(py: PythonFile, databases: ast.Dict) -> list[AppPool]:
         checks = values.get("CONN_HEALTH_CHECKS")
         settings["CONN_HEALTH_CHECKS"] = checks.describe() if checks else "False (Django default)"
         pre_ping = None if per_request or (checks is not None and not checks.known) else bool(checks and checks.value)
-        # Django holds one connection per thread; threads per worker are not counted (one assumed).
+        # Django holds one connection per thread: the judge multiplies by gunicorn's threads.
         pools.append(AppPool("django", py.rel, line, Value(1, "1", True), Value(0, "0", True), settings,
-                             pre_ping=pre_ping, per_request=per_request))
+                             pre_ping=pre_ping, per_request=per_request, per_thread=True))
     return pools
 
 
@@ -488,9 +490,10 @@ def connection_pooling(repo: Repository | None, pool: dict[str, object],
     workers = worker_count(repo)
     recommended = pool.get("recommended_pool_size")
     judge = _Judge(workers, server, recommended if isinstance(recommended, int) else None,
-                   bouncer_configs[0] if bouncer_configs else None, cores_given)
+                   bouncer_configs[0] if bouncer_configs else None, cores_given, thread_count(repo))
     for app in pools:
         judge.app_pool(app)
+    judge.all_pools(pools)
     if judge.bouncer is not None:
         judge.pgbouncer(judge.bouncer, repo)
     evidence = {
@@ -500,6 +503,8 @@ def connection_pooling(repo: Repository | None, pool: dict[str, object],
         **evidence,
         "workers_source": workers.describe(),
     }
+    if judge.threads[1] is not None:
+        evidence["threads_per_worker"] = judge.threads[1]
     if not workers.assumed and len(workers.sources) > 1:
         evidence["worker_settings"] = workers.sources
     if server is None:
@@ -527,6 +532,7 @@ class _Judge:
     recommended: int | None
     bouncer: Bouncer | None
     cores_given: bool
+    threads: tuple[int, str | None]  # gunicorn threads per worker and where set
     findings: list[Finding] = field(default_factory=list)
     unsized: list[str] = field(default_factory=list)
     total: int = 0
@@ -534,6 +540,8 @@ class _Judge:
     def app_pool(self, app: AppPool) -> None:
         obj = f"{app.file}:{app.line}"
         per = app.per_process
+        if per is not None and app.per_thread:
+            per *= self.threads[0]
         if per is None:
             self.unsized.append(f"{obj}: size not known before run time ({app.label()})")
         else:
@@ -555,8 +563,30 @@ class _Judge:
                         f"({how}) and no PgBouncer is configured in front of the database.",
                 evidence={"pool": app.label()}))
 
+    def all_pools(self, pools: list[AppPool]) -> None:
+        """Pools that each fit but together do not (a primary and a replica engine, sync and async)."""
+        sized = [(p.per_process * self.workers.count * (self.threads[0] if p.per_thread else 1), p)
+                 for p in pools if p.per_process is not None]
+        if self.server is None or self.bouncer is not None or len(sized) < 2 or self.total <= self.server.usable:
+            return
+        if any(f.rule_id == "repo.pool_exceeds_server" for f in self.findings):
+            return  # one pool alone is already over: that finding says it
+        largest = max(sized, key=lambda t: t[0])[1]
+        parts = " + ".join(f"{n} ({p.file}:{p.line})" for n, p in sized)
+        self.findings.append(make_finding(
+            "repo.pool_exceeds_server", object_type=ObjectType.FILE, obj=f"{largest.file}:{largest.line}",
+            location=largest.location(),
+            evidence={"pools": [p.label() for _, p in sized], "max_application_connections": self.total,
+                      "workers": self.workers.count, "usable_connections": self.server.usable,
+                      "max_connections": self.server.max_connections},
+            message=f"Together the application's pools may open {parts} = {self.total} connections with "
+                    f"{self.workers.count} worker(s); the server accepts {self.server.describe()}."))
+
     def _size(self, app: AppPool, obj: str, per: int, total: int) -> None:
         formula = f"{per} per process x {self.workers.count} worker(s) = {total}"
+        if app.per_thread:
+            formula = (f"{per} per process (one per thread: {self.threads[1] or '1 thread assumed'}) x "
+                       f"{self.workers.count} worker(s) = {total}")
         evidence: dict[str, object] = {
             "pool": app.label(), "per_process": per, "workers": self.workers.count,
             "workers_source": self.workers.describe(), "max_application_connections": total,

@@ -5,7 +5,8 @@ pool's maximum times the workers. The count comes from a gunicorn configuration 
 a command line (`gunicorn -w N`, `--workers N`, `uvicorn --workers N`, `GUNICORN_CMD_ARGS`), a
 `uvicorn.run(..., workers=N)` call, or WEB_CONCURRENCY (which gunicorn and uvicorn read as their
 default). Several sources: the largest counts. None: one worker, stated as an assumption, which makes
-every judgement built on it a lower bound.
+every judgement built on it a lower bound. Gunicorn's threads per worker are read the same way: they
+share a process's pool but each holds its own Django connection.
 """
 
 from __future__ import annotations
@@ -78,6 +79,38 @@ def worker_count(repo: Repository) -> WorkerCount:
     count, where = max(found, key=lambda t: t[0])
     others = [f"{w} workers={c}" for c, w in found if w != where]
     return WorkerCount(count, False, [f"{where} workers={count}", *others][:10], unresolved)
+
+
+_THREAD_OPTION = re.compile(r"\b(?:gunicorn\w*)\b[^\n]*?\s--threads(?:=|\s+)(?P<value>\d+)", re.IGNORECASE)
+
+
+def thread_count(repo: Repository) -> tuple[int, str | None]:
+    """Gunicorn's threads per worker (`threads = N`, `--threads N`) and where it is set; (1, None) when unset.
+
+    Threads share a process's SQLAlchemy pool but each holds its own Django connection."""
+    found: list[tuple[int, str]] = []
+    for py in python_files(repo, re.compile(r"\bthreads\b")):
+        if py.path.name.startswith("gunicorn"):
+            for statement in py.tree.body:
+                if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                        and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == "threads"):
+                    value = resolve(statement.value, py.constants)
+                    if value.known and isinstance(value.value, int) and value.value > 0:
+                        found.append((value.value, f"{py.rel}:{statement.lineno}"))
+    for path in repo.files:
+        if path.suffix.lower() not in _COMMAND_FILES and path.name not in _COMMAND_NAMES:
+            continue
+        text = repo.text(path)
+        if not text or "--threads" not in text:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            m = _THREAD_OPTION.search(line)
+            if m:
+                found.append((int(m.group("value")), f"{repo.rel(path)}:{number}"))
+    if not found:
+        return 1, None
+    count, where = max(found, key=lambda t: t[0])
+    return count, f"{where} threads={count}"
 
 
 def _note(value: Value, where: str, found: list[tuple[int, str]], unresolved: list[str]) -> None:
