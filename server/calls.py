@@ -213,12 +213,31 @@ def checklist_review(
     allow_url: bool | None = None,
     paths: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    restore_drill: bool = False,
+    scratch: str | None = None,
 ) -> ChecklistReport:
-    """The production-readiness checklist for a configured database (or a URL where allowed)."""
+    """The production-readiness checklist for a configured database (or a URL where allowed).
+
+    `restore_drill` restores a backup into `scratch` (a database configured with mode "scratch", or a
+    URL where allowed) or, without one, into a database dbsage creates on the source's server, which is
+    refused when the source is configured as production (gated as plan_migration's verify is).
+    """
+    from dbsage.server.calls_migration import _scratch_url
     from dbsage.tools.checklist import checklist_review as run_checklist_review
 
     target = config.target(database, allow_url=allow_url)
+    scratch_dsn = None
+    if scratch is not None:
+        if not restore_drill:
+            raise InputError("A scratch database is used only by the restore drill.",
+                             hint="add restore_drill, or drop the scratch database")
+        scratch_dsn = _scratch_url(config, scratch, allow_url=allow_url)
+    elif restore_drill:
+        config.refuse_on_production(
+            database, doing="create a scratch database on that server for a restore drill",
+            hint='name a database configured with mode = "scratch" to restore into',
+        )
     return run_checklist_review(
         target.url, paths=paths, limits=target.limits, source_name=target.name, options=config.rules.options(),
-        progress=progress,
+        progress=progress, restore_drill=restore_drill, scratch_dsn=scratch_dsn,
     )

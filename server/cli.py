@@ -197,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     where_review.add_argument("--dsn", metavar="URL", help="database URL (prefer $DATABASE_URL: ps shows arguments)")
     where_review.add_argument("--database", metavar="NAME", help="a database named in the configuration")
     review.add_argument("--paths", nargs="+", metavar="DIR", help="the application's repository")
+    review.add_argument("--restore-drill", action="store_true",
+                        help="back the database up (pg_dump/mariadb-dump), restore it into a scratch database and "
+                        "compare row counts and schema")
+    review_scratch = review.add_mutually_exclusive_group()
+    review_scratch.add_argument("--scratch-dsn", metavar="URL", help="with --restore-drill: a database dbsage may "
+                                "empty and restore into (default: a temporary one it creates and drops)")
+    review_scratch.add_argument("--scratch-database", metavar="NAME",
+                                help="with --restore-drill: a configured scratch database")
     _add_output_flags(review, ["text", "json", "markdown", "sarif"])
     review.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     review.set_defaults(handler=cmd_checklist_review)
@@ -496,7 +504,12 @@ def cmd_checklist_review(args: argparse.Namespace, out: TextIO) -> int:
     database, is_url = _live_database(args)
     if database is None:
         raise InputError("No database given.", hint=f"pass --dsn URL, --database NAME or set ${URL_ENV}")
-    report = checklist_review(config, database=database, allow_url=is_url, paths=args.paths, progress=_progress)
+    scratch = args.scratch_database or args.scratch_dsn
+    if scratch and not args.restore_drill:
+        raise InputError("--scratch-dsn/--scratch-database apply only with --restore-drill.",
+                         hint="add --restore-drill")
+    report = checklist_review(config, database=database, allow_url=is_url, paths=args.paths, progress=_progress,
+                              restore_drill=args.restore_drill, scratch=scratch)
     _write(report, args, out)
     return _exit_code(report, args.fail_on, config)
 

@@ -24,6 +24,7 @@ from dbsage.server.mcp_server import (
     report_result,
 )
 from dbsage.server.render_ops import concise_ops, metric_value
+from dbsage.tools.backup_model import RestoreDrill
 from dbsage.tools.checklist_model import ChecklistReport, ItemStatus
 from dbsage.tools.errors import DbsageError, InputError
 from dbsage.tools.findings import Finding
@@ -38,6 +39,10 @@ CHECKLIST_REVIEW_DESCRIPTION = (
     "The production-readiness checklist (schema, migrations, security, performance, backup and recovery, "
     "monitoring) for a database and optional repository paths: each item pass/warn/fail/unknown/"
     "not_applicable with evidence, a readiness score and prioritised recommendations."
+)
+DRILL_DESCRIPTION = (
+    " restore_drill=true backs the database up, restores it into a scratch database and compares every "
+    "table's rows and the schema: the only mode that writes."
 )
 
 
@@ -177,26 +182,77 @@ def audit_security_tool(config: DbsageConfig) -> Tool:
     return tool
 
 
+def restore_drill_offered(config: DbsageConfig) -> bool:
+    """Whether checklist_review offers its restore drill, which writes: only when the configuration names a
+    scratch database, or a database that is not production (dbsage may create a temporary one beside it)."""
+    return config.server.allow_raw_dsn or any(
+        db.mode == "scratch" or not db.production for db in config.databases.values()
+    )
+
+
+def summarize_drill(drill: RestoreDrill | None) -> str:
+    """The drill's verdict; its summary names tables (database text), so it stays inside the data fence."""
+    if drill is None:
+        return ""
+    figures = (f"Restore drill: {drill.status}; backup {drill.backup_bytes:,} bytes in {drill.backup_seconds:.2f} s, "
+               f"restore {drill.restore_seconds:.2f} s (the lower bound of RTO), {len(drill.tables)} tables compared.")
+    return "\n" + "\n".join([figures, BEGIN_DATA, f"- {_quote(drill.summary)}", END_DATA])
+
+
+def concise_drill(report: ChecklistReport) -> ChecklistReport:
+    """Only the tables that did not come back: a database of thousands of tables still fits one answer."""
+    drill = report.restore_drill
+    if drill is None:
+        return report
+    kept = [t for t in drill.tables if not t.ok]
+    return report.model_copy(update={"restore_drill": drill.model_copy(update={"tables": kept})})
+
+
 def checklist_review_tool(config: DbsageConfig) -> Tool:
-    def checklist_review(
-        database: Annotated[str | None, Field(description="Configured database name")] = None,
-        paths: Annotated[list[str] | None, Field(description="The application's repository paths")] = None,
-        detail: Detail = "concise",
-    ) -> Annotated[CallToolResult, ChecklistReport]:
+    def review(
+        database: str | None, paths: list[str] | None, detail: Detail, restore_drill: bool, scratch: str | None
+    ) -> CallToolResult:
         try:
             report = run_checklist_review(
-                config, database=database or _default_database(config), paths=served_paths(paths)
+                config, database=database or _default_database(config), paths=served_paths(paths),
+                restore_drill=restore_drill, scratch=scratch,
             )
         except DbsageError as exc:
             return error_result(exc)
         except Exception as exc:
             return _internal_error(exc, "checklist_review")
-        summary = summarize_checklist(report)
+        summary = summarize_checklist(report) + summarize_drill(report.restore_drill)
         if detail == "concise":
-            report = concise_checklist(report)
+            report = concise_drill(concise_checklist(report))
             summary += "\n" + CONCISE_NOTE.format(more=" or fix SQL (the tool that found each has them)")
         return report_result(report, summary)
 
-    return read_only_tool(
-        checklist_review, "checklist_review", "Checklist review", CHECKLIST_REVIEW_DESCRIPTION, ChecklistReport
+    def checklist_review(
+        database: Annotated[str | None, Field(description="Configured database name")] = None,
+        paths: Annotated[list[str] | None, Field(description="The application's repository paths")] = None,
+        detail: Detail = "concise",
+    ) -> Annotated[CallToolResult, ChecklistReport]:
+        return review(database, paths, detail, False, None)
+
+    def checklist_review_with_drill(
+        database: Annotated[str | None, Field(description="Configured database name")] = None,
+        paths: Annotated[list[str] | None, Field(description="The application's repository paths")] = None,
+        detail: Detail = "concise",
+        restore_drill: Annotated[bool, Field(description="Back up, restore into scratch, compare (writes)")] = False,
+        scratch_database: Annotated[str | None, Field(description="Configured scratch database")] = None,
+    ) -> Annotated[CallToolResult, ChecklistReport]:
+        return review(database, paths, detail, restore_drill, scratch_database)
+
+    if not restore_drill_offered(config):
+        return read_only_tool(
+            checklist_review, "checklist_review", "Checklist review", CHECKLIST_REVIEW_DESCRIPTION, ChecklistReport
+        )
+    tool = read_only_tool(
+        checklist_review_with_drill, "checklist_review", "Checklist review",
+        CHECKLIST_REVIEW_DESCRIPTION + DRILL_DESCRIPTION, ChecklistReport,
     )
+    # restore_drill writes: to a configured scratch database, or a temporary database dbsage creates and drops.
+    tool.annotations = ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+    return tool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dbsage.server.render_backup import backup_markdown, backup_text
 from dbsage.server.render_ops import monitoring_markdown, monitoring_text, scaling_markdown, scaling_text
 from dbsage.tools.checklist_model import ChecklistReport, ChecklistSection, ItemStatus
 from dbsage.tools.security import SecurityReport
@@ -102,6 +103,7 @@ def checklist_text(report: ChecklistReport) -> list[str]:
     lines = ["", _score_line(report)]
     for section in report.sections:
         lines += _section_text(section)
+    lines += backup_text(report.restore_drill, report.backup_plan)
     lines += monitoring_text(report.monitoring) if report.monitoring is not None else []
     lines += scaling_text(report.scaling) if report.scaling is not None else []
     if report.recommendations:
@@ -124,6 +126,7 @@ def checklist_markdown(report: ChecklistReport) -> list[str]:
             cell = "; ".join(x for x in (reason, evidence) if x)
             text = item.text.replace("|", "\\|")
             out.append(f"| {item.status.value} | {text} | {cell} |")
+    out += backup_markdown(report.restore_drill, report.backup_plan)
     out += monitoring_markdown(report.monitoring) if report.monitoring is not None else []
     out += scaling_markdown(report.scaling) if report.scaling is not None else []
     if report.not_checked:

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 from dbsage.tools import checklist_catalog as cat
 from dbsage.tools import checklist_repo as repo_checks
+from dbsage.tools.backup_facts import BackupFacts, read_backup_facts
+from dbsage.tools.backup_model import BackupPlan, RestoreDrill
+from dbsage.tools.backup_plan import backup_plan
 from dbsage.tools.catalog import Catalog, Dialect
 from dbsage.tools.checklist_compose import Outcome, migration_findings, schema_findings, security_findings
 from dbsage.tools.checklist_model import (
@@ -30,13 +33,13 @@ from dbsage.tools.checklist_model import (
     worse,
 )
 from dbsage.tools.checklist_repo import Repository, scan_repository
-from dbsage.tools.errors import QueryFailed
+from dbsage.tools.errors import InputError, QueryFailed
 from dbsage.tools.findings import Finding, Severity, sort_findings
 from dbsage.tools.health_postgres import HealthResult, pool_size
 from dbsage.tools.ops_model import MonitoringSection, ScalingSection
 from dbsage.tools.rules.registry import RuleOptions
 from dbsage.tools.sources.guard import Limits, LiveDatabase
-from dbsage.tools.sources.urls import parse_url
+from dbsage.tools.sources.urls import DatabaseUrl, parse_url
 
 __all__ = [
     "ChecklistItem",
@@ -85,6 +88,9 @@ class _Review:
     security: Outcome
     migrations: Outcome | None
     planned_files: list[str] = field(default_factory=list)
+    url: DatabaseUrl | None = None
+    backup: BackupFacts = field(default_factory=BackupFacts)
+    drill: RestoreDrill | None = None
     monitoring: MonitoringSection | None = None
     scaling: ScalingSection | None = None
 
@@ -163,6 +169,24 @@ def _retention(r: _Review) -> Verdict:
                    "or a pruning backup script in the repository (--paths) would settle it", **evidence)
 
 
+def _restore_tested(r: _Review) -> Verdict:
+    """The restore drill's outcome when it ran; otherwise a runbook in the repository, or unknown."""
+    drill = r.drill
+    if drill is None:
+        verdict = repo_checks.restore_runbook(r.repo)
+        if verdict.status is ItemStatus.UNKNOWN:
+            verdict.reason = (f"{verdict.reason}; run checklist_review with --restore-drill (restore_drill=true) to "
+                              "back up, restore into a scratch database and compare")
+        return verdict
+    evidence: dict[str, object] = {
+        "backup_bytes": drill.backup_bytes, "backup_seconds": drill.backup_seconds,
+        "restore_seconds": drill.restore_seconds, "tables": len(drill.tables), "failed_tables": drill.failed_tables,
+        "schema_differences": len(drill.schema_diff), "rto_lower_bound_seconds": drill.rto_lower_bound_seconds,
+    }
+    status = ItemStatus.PASS if drill.status == "pass" else ItemStatus.FAIL
+    return Verdict(status, evidence, f"restore drill: {drill.summary}")
+
+
 def _pooling(r: _Review) -> Verdict:
     if r.dialect is Dialect.SQLITE:
         return not_applicable("SQLite is embedded: there is no server connection to pool")
@@ -200,7 +224,7 @@ DECIDERS: dict[str, Decider] = {
     "cache_layer": lambda r: repo_checks.cache_layer(r.repo),
     "backups_automated": _backups,
     "backup_retention": _retention,
-    "restore_tested": lambda r: repo_checks.restore_runbook(r.repo),
+    "restore_tested": _restore_tested,
     "rto_rpo": lambda r: repo_checks.rto_rpo(r.repo),
     "disk_alerts": lambda r: repo_checks.disk_alerts(r.repo, r.health.facts.get("database_bytes")),
     "slow_query_alerts": _slow_alerts,
@@ -229,12 +253,27 @@ def checklist_review(
     source_name: str | None = None,
     options: RuleOptions | None = None,
     progress: Callable[[str], None] | None = None,
+    restore_drill: bool = False,
+    scratch_dsn: str | None = None,
 ) -> ChecklistReport:
-    """Answer every checklist item for the database at `dsn` (read-only) and the repository `paths`."""
+    """Answer every checklist item for the database at `dsn` (read-only) and the repository `paths`.
+
+    `restore_drill` backs the database up and restores it into a scratch database: `scratch_dsn`
+    (already approved as scratch by the caller, never the source) or one dbsage creates and drops.
+    """
     options = options or RuleOptions()
     say = progress or (lambda _message: None)
+    if scratch_dsn is not None and not restore_drill:
+        raise InputError("A scratch database is used only by the restore drill.",
+                         hint="add --restore-drill, or drop --scratch-dsn")
     repo = scan_repository(paths) if paths else None  # a wrong path fails before connecting
     name = source_name or parse_url(dsn).redacted
+    drill = None
+    if restore_drill:  # first: a refused scratch database fails before the long part
+        from dbsage.tools.restore_drill import restore_drill as run_restore_drill
+
+        say("restore drill")
+        drill = run_restore_drill(dsn, scratch_dsn=scratch_dsn, limits=limits, progress=say)
     say("reading the catalog")
     with LiveDatabase.open(dsn, limits=limits) as db:
         from dbsage.tools.sources.live import load_catalog
@@ -242,6 +281,7 @@ def checklist_review(
         catalog = load_catalog(db)
         say("operational checks")
         health = _live_health(db, catalog, options)
+        backup = _backup_facts(db, catalog.dialect)
         say("monitoring and scaling")
         from dbsage.tools.ops import live_ops
 
@@ -256,7 +296,7 @@ def checklist_review(
         say(f"plan_migration over {len(planned)} migration file(s)")
         migrations = migration_findings(planned, dialect=catalog.dialect, options=options)
     review = _Review(catalog.dialect, catalog, options, repo, health, security, migrations, planned,
-                     monitoring=monitoring, scaling=scaling)
+                     url=parse_url(dsn), backup=backup, drill=drill, monitoring=monitoring, scaling=scaling)
     return _report(review, name, schema, paths or [])
 
 
@@ -278,8 +318,30 @@ def _live_health(db: LiveDatabase, catalog: Catalog, options: RuleOptions) -> He
         return HealthResult(verdicts={name: unknown(reason) for name in _LIVE_CHECKS}, not_checked=[reason])
 
 
+def _backup_facts(db: LiveDatabase, dialect: Dialect) -> BackupFacts:
+    """Archiving / binary log facts in a session of their own (a failure there leaves them unread)."""
+    try:
+        with db.session() as session:
+            return read_backup_facts(session, dialect)
+    except QueryFailed as exc:
+        return BackupFacts(pitr_reason=f"not read: {exc.message}", not_checked=[f"backup facts: {exc.message}"])
+
+
+def _backup_plan(review: _Review) -> BackupPlan | None:
+    if review.url is None:
+        return None
+    size = review.health.facts.get("database_bytes")
+    if review.url.path is not None and size is None:
+        size = review.url.path.stat().st_size if review.url.path.is_file() else None
+    return backup_plan(review.url, review.dialect, int(size) if isinstance(size, int | float) else None,
+                       review.backup, review.drill)
+
+
 def _report(review: _Review, source: str, schema: Outcome, paths: list[str]) -> ChecklistReport:
     spec = load_checklist()
+    pitr = review.health.verdicts.get("pitr")
+    if pitr is not None:  # the archive/binary log facts the health check does not read
+        pitr.evidence.update({k: v for k, v in review.backup.evidence.items() if k not in pitr.evidence})
     verdicts = {item.id: _decide(item, review) for item in spec.item}
     pool: dict[str, Finding] = {}
     for outcome in (schema, review.security, review.migrations):
@@ -300,7 +362,7 @@ def _report(review: _Review, source: str, schema: Outcome, paths: list[str]) -> 
         sections.append(ChecklistSection(id=section.id, title=section.title, items=items))
     every = [i for s in sections for i in s.items]
     counts = {status.value: sum(1 for i in every if i.status is status) for status in ItemStatus}
-    not_checked = list(review.catalog.unknown) + review.health.not_checked
+    not_checked = list(review.catalog.unknown) + review.health.not_checked + review.backup.not_checked
     for outcome in (schema, review.security, review.migrations):
         if outcome is None:
             continue
@@ -320,6 +382,8 @@ def _report(review: _Review, source: str, schema: Outcome, paths: list[str]) -> 
         recommendations=_recommendations(spec.item, every, claimed),
         findings=sort_findings(findings),
         not_checked=not_checked,
+        restore_drill=review.drill,
+        backup_plan=_backup_plan(review),
         monitoring=review.monitoring,
         scaling=review.scaling,
     )

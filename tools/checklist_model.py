@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dbsage.tools.backup_model import BackupPlan, RestoreDrill
 from dbsage.tools.catalog import Dialect
 from dbsage.tools.findings import Evidence, Finding, Severity, evidence_value
 from dbsage.tools.ops_model import MonitoringSection, ScalingSection
@@ -81,6 +82,12 @@ class ChecklistReport(Report):
     )
     score_counts: dict[str, int] = Field(description="Items by status: pass, warn, fail, unknown, not_applicable")
     recommendations: list[Recommendation] = Field(default_factory=list)
+    restore_drill: RestoreDrill | None = Field(
+        default=None, description="The restore drill's result: null unless it was asked for (--restore-drill)"
+    )
+    backup_plan: BackupPlan | None = Field(
+        default=None, description="Commands, schedule and retention for this database's size; RTO/RPO; PITR now"
+    )
     monitoring: MonitoringSection | None = Field(
         default=None, description="The persona's key metrics measured on the server: value, target, status"
     )
