@@ -320,3 +320,17 @@ def test_mcp_drill_answer_fences_table_names_and_keeps_failed_tables(postgres_db
     assert BEGIN_DATA in fenced and "public.shipments" in fenced.split(BEGIN_DATA, 1)[1].split(END_DATA)[0]
     drill = result.structured_content["restore_drill"]
     assert [t["table"] for t in drill["tables"]] == ["public.shipments"]  # concise: only what failed
+
+
+def test_mariadb_checklist_reads_binary_log_facts_and_plans_mariadb_commands(mysql_db: MysqlFactory) -> None:
+    url = mysql_db("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);")
+    report = call_checklist_review(DbsageConfig(databases={"app": DatabaseConfig(url=url)}), database="app",
+                                   restore_drill=True)
+    assert report.restore_drill is not None and report.restore_drill.status == "pass"
+    pitr = next(i for s in report.sections for i in s.items if i.id == "backup.pitr")
+    assert "sync_binlog" in pitr.evidence and "binlog_row_image" in pitr.evidence
+    plan = report.backup_plan
+    assert plan is not None and plan.pitr_possible is (pitr.evidence.get("log_bin") in ("ON", "1"))
+    commands = " ".join(s.command for s in plan.steps)
+    assert "mariadb-dump" in commands and "mariadb-binlog" in commands and "pg_" not in commands
+    assert plan.steps[0].estimated_bytes == report.restore_drill.backup_bytes  # small: a logical full backup

@@ -361,7 +361,7 @@ def _drill(
                 _mysql_restore(target, tools, backup_file, run, timeout_s)
     say("comparing row counts and schemas")
     started = time.monotonic()
-    restored_rows = _restored_counts(target, run) if run.restore is not None else {}
+    restored_rows = _restored_counts(target, run, timeout_s) if run.restore is not None else {}
     schema_diff = _schema_diff(catalog, target) if run.restore is not None else []
     return _report(run, target, restored_rows, schema_diff, time.monotonic() - started)
 
@@ -380,9 +380,12 @@ def _pg_backup(source: LiveDatabase, tools: _Tools, file: Path, run: _Run, timeo
         if snapshot is not None:
             argv.append(f"--snapshot={snapshot}")
 
+        counted: list[bool] = []
+
         def count_then_keep_alive() -> None:
-            if not run.source_rows:
-                run.source_rows.update(_counts(session, run.tables, run.dialect))
+            if not counted:
+                counted.append(True)
+                run.source_rows.update(_counts(session, run.tables, run.dialect, timeout_s))
             else:  # the exporting transaction stays busy while pg_dump works in its snapshot
                 session.catalog("SELECT 1")
 
@@ -391,7 +394,7 @@ def _pg_backup(source: LiveDatabase, tools: _Tools, file: Path, run: _Run, timeo
 
 def _mysql_backup(source: LiveDatabase, tools: _Tools, file: Path, run: _Run, timeout_s: float) -> None:
     with source.session() as session:
-        run.source_rows.update(_counts(session, run.tables, run.dialect))
+        run.source_rows.update(_counts(session, run.tables, run.dialect, timeout_s))
     run.notes.append("row counts were read just before the dump: writes during the drill show as differences")
     with _mysql_option_file(source.url) as options:
         argv = [tools.dump, f"--defaults-extra-file={options}", "--single-transaction", "--routines", "--triggers",
@@ -438,9 +441,21 @@ def _pg_failed_tables(run: _Run) -> None:
             run.fail_table(f"{toc.group(2)}.{toc.group(3)}")
 
 
-def _counts(session: GuardedSession, tables: list[Table], dialect: Dialect) -> dict[str, int | None]:
-    """Exact row counts, many tables per statement; a table that cannot be counted alone is None."""
+def _counts(
+    session: GuardedSession, tables: list[Table], dialect: Dialect, timeout_s: float
+) -> dict[str, int | None]:
+    """Exact row counts, many tables per statement, under the drill's time limit rather than the session's
+    statement timeout (counting a large table is a scan, and the drill was asked for)."""
     out: dict[str, int | None] = {}
+    if not tables:
+        return out
+    ms = int(timeout_s * 1000)
+    if dialect is Dialect.POSTGRES:
+        session.catalog(f"SET LOCAL statement_timeout = {ms}")
+    elif dialect is Dialect.MARIADB:
+        session.catalog(f"SET SESSION max_statement_time = {ms / 1000:.3f}")
+    else:
+        session.catalog(f"SET SESSION max_execution_time = {ms}")
     for start in range(0, len(tables), _COUNT_BATCH):
         batch = tables[start:start + _COUNT_BATCH]
         sql = " UNION ALL ".join(
@@ -461,13 +476,13 @@ def _key(table: Table, dialect: Dialect) -> str:
     return table.qualified_name if dialect is Dialect.POSTGRES else table.name
 
 
-def _restored_counts(target: LiveDatabase, run: _Run) -> dict[str, int | None]:
+def _restored_counts(target: LiveDatabase, run: _Run, timeout_s: float) -> dict[str, int | None]:
     """count(*) of each source table on the restored side; a missing table is None."""
     out: dict[str, int | None] = {}
     with target.session() as session:
         present = _present_tables(session, run.dialect)
         wanted = [t for t in run.tables if _present_key(t, run.dialect) in present]
-        out.update(_counts(session, wanted, run.dialect))
+        out.update(_counts(session, wanted, run.dialect, timeout_s))
     for t in run.tables:
         out.setdefault(_key(t, run.dialect), None)
     return out
