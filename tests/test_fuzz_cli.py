@@ -38,7 +38,8 @@ COMMANDS: dict[str, list[str]] = {
                        "--flyway-version", "--down-revision", "--format", "--fail-on", "--config"],
     "audit-security": ["--dsn", "--database", "--paths", "--app-role", "--tenant-column", "--probe-tenants",
                        "--format", "--fail-on", "--config"],
-    "checklist-review": ["--dsn", "--database", "--paths", "--format", "--fail-on", "--config"],
+    "checklist-review": ["--dsn", "--database", "--paths", "--restore-drill", "--scratch-dsn", "--scratch-database",
+                         "--format", "--fail-on", "--config"],
     "rules": ["--format"],
     "": ["--version", "--help", "--bogus"],
 }
@@ -246,7 +247,8 @@ def valid_shaped_argvs(draw: st.DrawFn, files: dict[str, str]) -> list[str]:
         argv = [command, "--paths", files["folder"]] if draw(st.booleans()) else [command, "--dsn", draw(dsn)]
         return argv + fmt + fail_on
     if command == "checklist-review":
-        return [command, "--dsn", draw(dsn), *fmt, *fail_on]
+        drill = ["--restore-drill", "--scratch-dsn", draw(dsn)] if draw(st.integers(0, 3)) == 0 else []
+        return [command, "--dsn", draw(dsn), *drill, *fmt, *fail_on]
     return [command, "--dsn", draw(dsn), "--queries", draw(sql_file), "--time-limit", "1", *fmt]
 
 
