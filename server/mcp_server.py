@@ -522,7 +522,7 @@ def _register_resources(server: MCPServer[Any], config: DbsageConfig) -> None:
     @server.resource(
         "dbsage://rules",
         name="rules",
-        description="Every rule: id, severity, category, rationale, remediation",
+        description="Every rule: id, severity, category, rationale, remediation, guide links",
         mime_type="application/json",
     )
     def rules() -> str:
