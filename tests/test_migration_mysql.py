@@ -40,13 +40,13 @@ MARIADB_1011 = 101100
 ROWS = """
 INSERT INTO customers (name, email, legacy_code, score, created_at)
   SELECT CONCAT('c', seq), CONCAT('c', seq, '@example.com'), 'AB', seq % 100, '2021-01-01' + INTERVAL seq SECOND
-  FROM seq_1_to_20000;
+  FROM seq_1_to_8000;
 INSERT INTO orders (customer_id, status, quantity, notes, created_at)
-  SELECT 1 + seq % 20000, ELT(1 + seq % 3, 'new', 'paid', 'shipped'), 1 + seq % 7, CONCAT('note ', seq),
+  SELECT 1 + seq % 8000, ELT(1 + seq % 3, 'new', 'paid', 'shipped'), 1 + seq % 7, CONCAT('note ', seq),
          '2021-01-01' + INTERVAL seq SECOND
-  FROM seq_1_to_30000;
+  FROM seq_1_to_15000;
 INSERT INTO audit_log (id, created_at, message)
-  SELECT seq, '2020-01-01' + INTERVAL seq * 60 MINUTE, CONCAT('m', seq) FROM seq_1_to_20000;
+  SELECT seq, '2020-01-01' + INTERVAL seq * 60 MINUTE, CONCAT('m', seq) FROM seq_1_to_8000;
 INSERT INTO places (id, location) SELECT seq, POINT(seq % 100, seq % 50) FROM seq_1_to_2000;
 """
 # hazards with no online form: the plan keeps them as written (and says so), so re-linting it still flags them
