@@ -201,8 +201,7 @@ class GuardedSession:
         if self.dialect is not Dialect.POSTGRES:
             raise InputError("COPY is a PostgreSQL feature.")
         sql = f"COPY ({query}) TO STDOUT (FORMAT binary)"
-        self.statements.append(redact(sql))
-        log.debug("%s: %s", self.dialect.value, redact(sql))
+        self._record(sql)
         self._deadline_holder[0] = time.monotonic() + self.limits.statement_timeout_ms / 1000
         cursor: Any = self._cursor
         try:
@@ -212,9 +211,14 @@ class GuardedSession:
         except Exception as exc:
             raise QueryFailed(_driver_message(exc, self.dialect)) from None
 
+    def _record(self, sql: str) -> None:
+        shown = redact(sql)
+        self.statements.append(shown)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: %s", self.dialect.value, shown)
+
     def _execute(self, sql: str, params: Params) -> None:
-        self.statements.append(redact(sql))
-        log.debug("%s: %s", self.dialect.value, redact(sql))
+        self._record(sql)
         self._deadline_holder[0] = time.monotonic() + self.limits.statement_timeout_ms / 1000
         try:
             if params is None:

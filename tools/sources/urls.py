@@ -36,9 +36,16 @@ _SQL_PASSWORD = re.compile(r"(?i)\b(?P<key>password|identified\s+by)(?P<sep>\s+)
 
 def redact(text: str) -> str:
     """`text` with URL passwords, password=... pairs and every registered secret replaced by ***."""
-    out = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***@", text)
-    out = _KV_PASSWORD.sub(lambda m: f"{m.group('key')}{m.group('sep')}***", out)
-    out = _SQL_PASSWORD.sub(lambda m: f"{m.group('key')}{m.group('sep')}'***'", out)
+    out = text
+    # Every statement dbsage sends is redacted before it is recorded: skip the patterns when none of
+    # their anchors occurs (most catalog queries are kilobytes of SQL with no secret in them).
+    lowered = text.casefold()  # as the patterns' IGNORECASE does: "ſ" is an "s"
+    if "://" in text:
+        out = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***@", out)
+    if "passw" in lowered or "pwd" in lowered:
+        out = _KV_PASSWORD.sub(lambda m: f"{m.group('key')}{m.group('sep')}***", out)
+    if "password" in lowered or "identified" in lowered:
+        out = _SQL_PASSWORD.sub(lambda m: f"{m.group('key')}{m.group('sep')}'***'", out)
     for secret in sorted(_KNOWN_SECRETS, key=len, reverse=True):
         out = out.replace(secret, "***")
     return out
