@@ -1,11 +1,13 @@
 """The MCP server under load: many concurrent HTTP sessions calling tools once a second each.
 
-    python benchmarks/bench_mcp_load.py [--sessions 50] [--duration 60] [--url postgresql://postgres@127.0.0.1:5432/postgres]
+    python benchmarks/bench_mcp_load.py [--sessions 50] [--duration 60] [--warmup 10] [--url postgresql://postgres@127.0.0.1:5432/postgres]
 
 Creates a fixture database (`dbsage_bench_load_<random>`: customers, orders with 50,000 rows, an
 unindexed foreign key), starts `dbsage serve --transport http` on a free loopback port, and opens
---sessions MCP sessions (the SDK's streamable HTTP client). Each session calls one tool a second
-for --duration seconds: explain_query on a join (even sessions) or inspect_schema of the database
+--sessions MCP sessions (the SDK's streamable HTTP client). Warm-up: every session connects and
+makes its first call at the same moment (the server's cold start, reported on its own line, not in
+the figures below). Then, from a common start --warmup seconds after launch, each session calls
+one tool a second for --duration seconds: explain_query on a join (even sessions) or inspect_schema of the database
 (odd sessions); a session that falls behind calls again at once, and no call starts after the
 end. Meanwhile it samples, ten times a second, the server's connections to the fixture
 database (pg_stat_activity, application_name 'dbsage') and the server process's RSS.
@@ -74,6 +76,7 @@ class Samples:
     connections: list[int] = field(default_factory=list)
     rss_bytes: list[int] = field(default_factory=list)
     late_starts: int = 0
+    first_call_ms: list[float] = field(default_factory=list)
 
 
 def database_url(server_url: str, database: str) -> str:
@@ -103,14 +106,21 @@ def rss_of(pid: int) -> int:
     return 0
 
 
-async def one_session(url: str, index: int, deadline: float, samples: Samples) -> None:
+async def one_session(url: str, index: int, start: float, deadline: float, samples: Samples) -> None:
     tool = "explain_query" if index % 2 == 0 else "inspect_schema"
     arguments: dict[str, Any] = {"database": "bench"}
     if tool == "explain_query":
         arguments["sql"] = EXPLAIN_SQL
     try:
         async with Client(url) as client:
-            next_at = time.monotonic() + (index % 50) / 50
+            # Warm-up, not measured: every session opens and makes its first call at once (the server's
+            # cold start: sessions created, connections opened, the catalog read, modules imported).
+            began = time.perf_counter()
+            first = await client.call_tool(tool, arguments)
+            if first.is_error:
+                samples.errors.append(f"{tool} (first call): {first.content}")
+            samples.first_call_ms.append((time.perf_counter() - began) * 1000)
+            next_at = start + (index % 50) / 50
             while next_at < deadline and time.monotonic() < deadline:
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
                 if time.monotonic() - next_at > 1.0:
@@ -185,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(FIXTURE_SQL.encode())
         (workdir / "dbsage.toml").write_text(
-            f'[databases.bench]\nurl = "{url}"\n\n[server]\npool_size = {CONNECTION_LIMIT}\n', encoding="utf-8"
+            f'[databases.bench]\nurl = "{url}"\n\n[server]\npool_size = {CONNECTION_LIMIT}\n'
+            f"catalog_max_age_s = {args.catalog_max_age}\n", encoding="utf-8"
         )
         port = free_port()
         dbsage = Path(sys.executable).parent / "dbsage"
@@ -201,12 +212,13 @@ def run(args: argparse.Namespace) -> int:
         watcher = threading.Thread(target=sampler, args=(args.url, database, proc.pid, stop, samples), daemon=True)
         watcher.start()
         mcp_url = f"http://127.0.0.1:{port}/mcp"
-        print(f"load: {args.sessions} sessions x 1 call/s for {args.duration:.0f} s against {mcp_url}", flush=True)
-        started = time.monotonic()
+        print(f"load: {args.sessions} sessions x 1 call/s for {args.duration:.0f} s against {mcp_url} "
+              f"(after {args.warmup:.0f} s of warm-up)", flush=True)
+        started = time.monotonic() + args.warmup
 
         async def everyone() -> None:
-            deadline = time.monotonic() + args.duration
-            await asyncio.gather(*(one_session(mcp_url, i, deadline, samples) for i in range(args.sessions)))
+            deadline = started + args.duration
+            await asyncio.gather(*(one_session(mcp_url, i, started, deadline, samples) for i in range(args.sessions)))
 
         asyncio.run(everyone())
         elapsed = time.monotonic() - started
@@ -236,6 +248,10 @@ def report(args: argparse.Namespace, samples: Samples, elapsed: float, warm: lis
         print(f"  {tool:15s} n={len(values):5d}  p50 {percentile(values, 50):7.1f} ms  "
               f"p95 {percentile(values, 95):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
               f"max {max(values, default=float('nan')):7.1f} ms")
+    first = samples.first_call_ms
+    print(f"  warm-up (each session's first call, all at once, not counted above): n={len(first)}  "
+          f"p50 {percentile(first, 50):7.1f} ms  p95 {percentile(first, 95):7.1f} ms  "
+          f"max {max(first, default=float('nan')):7.1f} ms")
     for error in samples.errors[:5]:
         print(f"  error: {error[:300]}")
     explain = samples.latencies_ms["explain_query"]
@@ -273,6 +289,10 @@ def main() -> int:
                         help="admin URL of a PostgreSQL server where the user may create databases")
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("--warmup", type=float, default=10.0,
+                        help="seconds before the measured window: each session connects and makes its first call")
+    parser.add_argument("--catalog-max-age", type=float, default=10.0,
+                        help="the server's [server] catalog_max_age_s (0: read the catalog on every call)")
     args = parser.parse_args()
     return run(args)
 
