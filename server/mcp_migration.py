@@ -10,9 +10,8 @@ from pydantic import Field
 
 from dbsage.server.calls_migration import plan_migration as run_plan_migration
 from dbsage.server.config import DbsageConfig
+from dbsage.server.fences import BEGIN_DATA, END_DATA
 from dbsage.server.mcp_server import (
-    BEGIN_DATA,
-    END_DATA,
     SUMMARY_FINDINGS,
     _internal_error,
     _quote,

@@ -12,9 +12,8 @@ from pydantic import Field
 from dbsage.server.calls import audit_security as run_audit_security
 from dbsage.server.calls import checklist_review as run_checklist_review
 from dbsage.server.config import DbsageConfig
+from dbsage.server.fences import BEGIN_DATA, END_DATA
 from dbsage.server.mcp_server import (
-    BEGIN_DATA,
-    END_DATA,
     SUMMARY_FINDINGS,
     _default_database,
     _internal_error,

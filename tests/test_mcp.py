@@ -23,7 +23,8 @@ from mcp_types import CallToolResult, TextContent
 
 from dbsage.knowledge.rulebook import load_rules
 from dbsage.server.config import DatabaseConfig, DbsageConfig, ServerConfig
-from dbsage.server.mcp_server import BEGIN_DATA, END_DATA, build_server, persona_text
+from dbsage.server.fences import BEGIN_DATA, END_DATA
+from dbsage.server.mcp_server import build_server, persona_text
 from dbsage.tools.schema import SchemaReport
 from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory
 from tests.test_cli import FK_NO_INDEX, NO_PK, PLANTED_MYSQL, PLANTED_POSTGRES, PLANTED_SQLITE

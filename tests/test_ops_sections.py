@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from dbsage.server.fences import BEGIN_DATA, END_DATA
 from dbsage.server.mcp_review import concise_checklist, summarize_checklist
-from dbsage.server.mcp_server import BEGIN_DATA, END_DATA
-from dbsage.server.render_ops import BEGIN_DATA as TEXT_BEGIN_DATA
 from dbsage.server.render_review import checklist_markdown, checklist_text
 from dbsage.tools.catalog import Dialect
 from dbsage.tools.checklist import ChecklistReport, checklist_review
@@ -164,11 +163,11 @@ def test_postgres_workload(postgres_db: PostgresFactory) -> None:
 
     # rendered: statement text fenced as data in text, the sections in Markdown, one line each in MCP
     text = "\n".join(checklist_text(report))
-    assert "Monitoring (measured):" in text and TEXT_BEGIN_DATA in text
-    fenced = text.split(TEXT_BEGIN_DATA, 1)[1].split("----- end database text -----", 1)[0]
+    assert "Monitoring (measured):" in text and BEGIN_DATA in text
+    fenced = text.split(BEGIN_DATA, 1)[1].split(END_DATA, 1)[0]
     assert "SELECT id, title FROM documents" in fenced
     skew_block = text.split("Most common tenant per skewed table:", 1)[1].split("----- end database text", 1)[0]
-    assert f"public.documents: 1 ({share} of the rows)" in skew_block and TEXT_BEGIN_DATA in skew_block
+    assert f"public.documents: 1 ({share} of the rows)" in skew_block and BEGIN_DATA in skew_block
     markdown = "\n".join(checklist_markdown(report))
     assert "## Monitoring (measured)" in markdown and "## Scaling" in markdown
     summary = summarize_checklist(report)

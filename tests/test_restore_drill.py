@@ -305,7 +305,7 @@ def test_password_reaches_mariadb_tools_and_never_the_report(mysql_db: MysqlFact
 
 
 def test_mcp_drill_answer_fences_table_names_and_keeps_failed_tables(postgres_db: PostgresFactory) -> None:
-    from dbsage.server.mcp_server import BEGIN_DATA, END_DATA
+    from dbsage.server.fences import BEGIN_DATA, END_DATA
     from tests.test_mcp import text_of, with_client
 
     config = DbsageConfig(databases={"app": DatabaseConfig(url=postgres_db(PG_BROKEN))})
