@@ -64,6 +64,19 @@ def test_files_and_suppressions(tmp_path: Path) -> None:
     assert report.suppressed[0].location.line == 3
     assert "migration.create_index_not_concurrently" not in {f.rule_id for f in report.findings}
     assert "migration.drop_column" in {f.rule_id for f in report.findings}
+    assert not [n for n in report.notes if "names no rule" in n]
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mariadb"])
+def test_a_suppression_naming_no_rule_is_noted(dialect: str) -> None:
+    rule = "create_index_not_concurrently" if dialect == "postgres" else "mysql_column_type_change"
+    sql = (f"-- dbsage: ignore {rule}, migration.no_such_rule\n"
+           + ("CREATE INDEX i ON orders (a);\n" if dialect == "postgres"
+              else "ALTER TABLE orders MODIFY COLUMN quantity BIGINT NOT NULL;\n"))
+    report = plan_migration(sql=sql, dialect=dialect)
+    assert [s.rule_id for s in report.suppressed] == [f"migration.{rule}"]  # the short form works on both
+    noted = [n for n in report.notes if "names no rule" in n]
+    assert len(noted) == 1 and "migration.no_such_rule" in noted[0] and ":2:" in noted[0], report.notes
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -203,6 +203,7 @@ def plan_migration(
         lint = _stage("migration_lint_postgres", "lint_postgres", "PostgreSQL migration linting")
     else:
         lint = _stage("migration_lint_mysql", "lint_mysql", "MySQL/MariaDB migration linting")
+    notes.extend(_unknown_suppressions(script))
     with _no_cycle_collection():
         findings, suppressed = lint(script, ctx)
 
@@ -228,6 +229,20 @@ def plan_migration(
         verification=verification,
         notes=notes,
     )
+
+
+def _unknown_suppressions(script: MigrationScript) -> list[str]:
+    """A note for each `-- dbsage: ignore` naming a rule that does not exist (a typo suppresses nothing)."""
+    from dbsage.knowledge.rulebook import load_rules
+
+    known = set(load_rules())
+    notes: list[str] = []
+    for stmt in script.statements:
+        for name in sorted(stmt.suppressed):
+            if name not in known and f"migration.{name}" not in known:
+                notes.append(f"{stmt.file}:{stmt.line}: `-- dbsage: ignore {name}` names no rule, so it suppresses "
+                             "nothing (`dbsage rules` lists the rule ids).")
+    return notes
 
 
 @contextmanager

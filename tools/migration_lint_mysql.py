@@ -52,7 +52,7 @@ class _Linter:
              severity: Severity | None = None) -> None:
         if rule_id in self.ctx.options.disabled:
             return
-        if rule_id in stmt.suppressed:
+        if rule_id in stmt.suppressed or rule_id.removeprefix("migration.") in stmt.suppressed:
             self.suppressed.append(Suppression(rule_id=rule_id, location=stmt.location))
             return
         self.findings.append(make_finding(rule_id, object_type=object_type, obj=obj, message=message,
