@@ -158,3 +158,13 @@ def test_calls_that_miss_together_load_the_catalog_once(cached: SharedDatabases,
     cache = LiveDatabase.open(url).catalog_cache
     assert cache is not None and cache.misses == 1 and cache.hits == 15
     assert all(c == catalogs[0] for c in catalogs)
+
+
+def test_mariadb_databases_are_shared_without_a_catalog_cache(
+    cached: SharedDatabases, mysql_db: Callable[[str], str]
+) -> None:
+    url = mysql_db("CREATE TABLE t (id int PRIMARY KEY);")
+    first = LiveDatabase.open(url)
+    assert LiveDatabase.open(url) is first and first.shared and first.catalog_cache is None
+    assert catalog_from_url(url).table(first.url.database, "t") is not None  # sessions still connect each time
+    assert LiveDatabase.open(url, scratch=True) is not first

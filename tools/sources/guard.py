@@ -288,13 +288,14 @@ class LiveDatabase:
     def open(cls, url: str, *, limits: Limits | None = None, scratch: bool = False) -> LiveDatabase:
         """Parse `url` and check that the database answers; ConnectionFailed when it does not.
 
-        While share_connections() is in effect, a PostgreSQL database already opened with the same URL
-        and limits is returned as it is, its pooled connections reused. Scratch databases are never
-        shared: they are short-lived (often created and dropped by one call).
+        While share_connections() is in effect, a PostgreSQL or MariaDB/MySQL database already opened
+        with the same URL and limits is returned as it is: PostgreSQL's pooled connections are reused,
+        and neither is checked again (MariaDB/MySQL sessions still connect each time). Scratch databases
+        are never shared: they are short-lived (often created and dropped by one call).
         """
         parsed = parse_url(url)
         shared = _shared
-        if shared is not None and parsed.dialect is Dialect.POSTGRES and not scratch:
+        if shared is not None and parsed.dialect is not Dialect.SQLITE and not scratch:
             return shared.get(url, parsed, limits or Limits())
         return cls(parsed, limits=limits, scratch=scratch)
 
@@ -618,7 +619,7 @@ class LiveDatabase:
 
 
 class SharedDatabases:
-    """One open PostgreSQL LiveDatabase per (URL, limits) for the life of a long-running process.
+    """One open LiveDatabase per server database (URL, limits) for the life of a long-running process.
 
     The MCP server answers many calls against the same few databases; opening a pool, checking the
     server and connecting on every call costs more than the analysis itself. Shared databases keep
@@ -645,7 +646,7 @@ class SharedDatabases:
             # Connecting under the lock: concurrent first calls wait for one pool rather than open several.
             db = LiveDatabase(url, limits=limits, pool_size=self.pool_size)
             db.shared = True
-            if self.catalog_max_age_s > 0:
+            if self.catalog_max_age_s > 0 and db.dialect is Dialect.POSTGRES:
                 from dbsage.tools.sources.catalog_cache import CatalogCache
 
                 db.catalog_cache = CatalogCache(self.catalog_max_age_s)
