@@ -26,7 +26,14 @@ from typing import Any
 from dbsage.tools.catalog import Catalog, Dialect, Table
 from dbsage.tools.errors import DbsageError, GuardRefused, InputError, QueryFailed
 from dbsage.tools.migration_model import MigrationContext, MigrationScript, Phase, Step, TrafficMeasure, Verification
-from dbsage.tools.scratch_clone import ClonePlan, ScratchArea, touched_tables, with_referenced, words
+from dbsage.tools.scratch_clone import (
+    ClonePlan,
+    ScratchArea,
+    refuse_source_as_scratch,
+    touched_tables,
+    with_referenced,
+    words,
+)
 from dbsage.tools.sources.allowlist import check_statement
 from dbsage.tools.sources.ddl_script import split_statements
 from dbsage.tools.sources.guard import Limits, LiveDatabase, Mode
@@ -108,35 +115,12 @@ def verify_migration(
     try:
         if scratch_dsn is not None:
             scratch = LiveDatabase.open(scratch_dsn, limits=limits, scratch=True)
-            _refuse_source_as_scratch(source, scratch)
+            refuse_source_as_scratch(source, scratch, tool="verify")
         return _verify(script, steps, source, scratch, ctx, limits, say, sample_rows)
     finally:
         source.close()
         if scratch is not None:
             scratch.close()
-
-
-def _identity(db: LiveDatabase) -> tuple[Any, ...]:
-    """What tells two databases apart however they are addressed (host aliases, ports, sockets)."""
-    with db.session() as session:
-        if db.dialect is Dialect.POSTGRES:
-            rows = session.catalog(
-                "SELECT current_database() AS db, pg_catalog.pg_postmaster_start_time()::text AS started, "
-                "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())::bigint AS oid"
-            )
-        else:
-            rows = session.catalog("SELECT DATABASE() AS db, @@hostname AS host, @@port AS port, @@datadir AS dir")
-    return tuple(rows[0].values()) if rows else ()
-
-
-def _refuse_source_as_scratch(source: LiveDatabase, scratch: LiveDatabase) -> None:
-    if (source.dialect is Dialect.POSTGRES) != (scratch.dialect is Dialect.POSTGRES):
-        raise InputError("The scratch database runs another engine than the source.")
-    if _identity(source) == _identity(scratch):
-        raise GuardRefused(
-            "The scratch database is the source database; verify never writes to the source.",
-            reason="scratch_is_source", hint="name a separate scratch database, or leave --scratch-dsn out",
-        )
 
 
 def _verify(

@@ -33,9 +33,10 @@ from typing import Any
 
 from dbsage.tools.backup_model import RestoreDrill, TableRestore
 from dbsage.tools.catalog import Catalog, Dialect, Table
-from dbsage.tools.errors import DbsageError, GuardRefused, InputError, QueryFailed
+from dbsage.tools.errors import DbsageError, InputError, QueryFailed
 from dbsage.tools.rules.fix_sql import quote, table_ref
 from dbsage.tools.schema_diff import diff_schemas
+from dbsage.tools.scratch_clone import refuse_source_as_scratch
 from dbsage.tools.sources.guard import GuardedSession, Limits, LiveDatabase
 from dbsage.tools.sources.live import load_catalog
 from dbsage.tools.sources.urls import DatabaseUrl, redact
@@ -127,7 +128,7 @@ def restore_drill(
         tools = _find_tools(source.dialect, source.server_version)
         if scratch_dsn is not None:
             named = LiveDatabase.open(scratch_dsn, limits=limits, scratch=True)
-            _refuse_source_as_scratch(source, named)
+            refuse_source_as_scratch(source, named, tool="the restore drill")
         with _scratch(source, named, say) as (target, created):
             drill = _drill(source, target, tools, timeout_s, say)
         drill.scratch_dropped = created or None
@@ -140,30 +141,6 @@ def restore_drill(
         source.close()
         if named is not None:
             named.close()
-
-
-def _refuse_source_as_scratch(source: LiveDatabase, scratch: LiveDatabase) -> None:
-    if (source.dialect is Dialect.POSTGRES) != (scratch.dialect is Dialect.POSTGRES):
-        raise InputError("The scratch database runs another engine than the source.",
-                         hint="name a scratch database on a server of the same kind")
-    if _identity(source) == _identity(scratch):
-        raise GuardRefused(
-            "The scratch database is the source database; the restore drill never writes to the source.",
-            reason="scratch_is_source", hint="name a separate scratch database, or leave --scratch-dsn out",
-        )
-
-
-def _identity(db: LiveDatabase) -> tuple[Any, ...]:
-    """What tells two databases apart however they are addressed (host aliases, ports, sockets)."""
-    with db.session() as session:
-        if db.dialect is Dialect.POSTGRES:
-            rows = session.catalog(
-                "SELECT current_database() AS db, pg_catalog.pg_postmaster_start_time()::text AS started, "
-                "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())::bigint AS oid"
-            )
-        else:
-            rows = session.catalog("SELECT DATABASE() AS db, @@hostname AS host, @@port AS port, @@datadir AS dir")
-    return tuple(rows[0].values()) if rows else ()
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dbsage.tools.catalog import Catalog, Dialect, Table
+from dbsage.tools.errors import GuardRefused, InputError
 from dbsage.tools.rules.fix_sql import quote, table_ref
 from dbsage.tools.sources.allowlist import PG_SCRATCH_EXTENSIONS, check_statement
 from dbsage.tools.sources.guard import GuardedSession, LiveDatabase, Mode
@@ -529,3 +530,28 @@ class ScratchArea:
                     for name, kind in cur.fetchall():
                         what = "VIEW" if kind == "VIEW" else "TABLE"
                         cur.execute(f"DROP {what} IF EXISTS {quote(str(name), self.dialect)}")
+
+
+def refuse_source_as_scratch(source: LiveDatabase, scratch: LiveDatabase, *, tool: str) -> None:
+    """Refuse a named scratch database that is the source itself (or on another engine) before `tool` writes."""
+    if (source.dialect is Dialect.POSTGRES) != (scratch.dialect is Dialect.POSTGRES):
+        raise InputError("The scratch database runs another engine than the source.",
+                         hint="name a scratch database on a server of the same kind")
+    if _identity(source) == _identity(scratch):
+        raise GuardRefused(
+            f"The scratch database is the source database; {tool} never writes to the source.",
+            reason="scratch_is_source", hint="name a separate scratch database, or leave --scratch-dsn out",
+        )
+
+
+def _identity(db: LiveDatabase) -> tuple[Any, ...]:
+    """What tells two databases apart however they are addressed (host aliases, ports, sockets)."""
+    with db.session() as session:
+        if db.dialect is Dialect.POSTGRES:
+            rows = session.catalog(
+                "SELECT current_database() AS db, pg_catalog.pg_postmaster_start_time()::text AS started, "
+                "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())::bigint AS oid"
+            )
+        else:
+            rows = session.catalog("SELECT DATABASE() AS db, @@hostname AS host, @@port AS port, @@datadir AS dir")
+    return tuple(rows[0].values()) if rows else ()
