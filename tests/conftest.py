@@ -40,6 +40,15 @@ def need(condition: bool, reason: str, how: str = "") -> None:
     pytest.skip(message)
 
 
+def need_private_postgres() -> None:
+    """Skip (fail under CI) unless a private PostgreSQL instance can be started."""
+    from tests.dbutil import private_postgres_possible
+
+    need(private_postgres_possible(),
+         "needs PostgreSQL 15 server binaries and root (to run them as the postgres OS user)",
+         "install postgresql-15 or set DBSAGE_PG_BIN")
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
     """URL of the admin database of a reachable PostgreSQL server."""

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pymysql
+
+# PostgreSQL's server binaries, for tests that start a private instance (initdb on a port of their own).
+PG_BIN = Path(os.environ.get("DBSAGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def private_postgres_possible() -> bool:
+    """True when a test can initdb and run a PostgreSQL instance of its own (server binaries, root)."""
+    return (PG_BIN / "initdb").exists() and shutil.which("runuser") is not None and os.geteuid() == 0
+
+
+def as_postgres(*args: str) -> None:
+    """Run a command as the postgres OS user (PostgreSQL's binaries refuse to run as root)."""
+    subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=60)
 
 
 @contextmanager

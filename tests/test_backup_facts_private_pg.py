@@ -6,10 +6,7 @@ so initdb builds a throwaway cluster on a free port that archives into a folder 
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -22,9 +19,9 @@ from dbsage.tools.backup_facts import BackupFacts, read_backup_facts
 from dbsage.tools.backup_plan import backup_plan
 from dbsage.tools.catalog import Dialect
 from dbsage.tools.sources.guard import LiveDatabase
-from tests.conftest import need
+from tests.conftest import need_private_postgres
+from tests.dbutil import PG_BIN, as_postgres, free_port
 
-BIN = Path(os.environ.get("DBSAGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 CONF = """
 listen_addresses = '127.0.0.1'
 port = {port}
@@ -39,37 +36,25 @@ archive_timeout = 30
 """
 
 
-def _as_postgres(*args: str) -> None:
-    subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def archiving_server() -> Iterator[str]:
-    need((BIN / "initdb").exists() and shutil.which("runuser") is not None and os.geteuid() == 0,
-         "needs PostgreSQL 15 server binaries and root (to run them as the postgres OS user)",
-         "install postgresql-15 or set DBSAGE_PG_BIN")
+    need_private_postgres()
     root = Path(tempfile.mkdtemp(prefix="dbsage_archpg_"))
     (root / "wal").mkdir()
     for path in (root, root / "wal"):
         shutil.chown(path, "postgres", "postgres")
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     started = False
     try:
-        _as_postgres(str(BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-N")
+        as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-N")
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(CONF.format(port=port, root=root))
-        _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "start")
+        as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "start")
         started = True
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         if started:
-            _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+            as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -26,6 +26,7 @@ from dbsage.server.config import DbsageConfig, ServerConfig
 from dbsage.server.mcp_server import MAX_REQUEST_BYTES, check_http_bind, transport_security
 from dbsage.tools.errors import ConfigError
 from tests.conftest import PostgresFactory
+from tests.dbutil import free_port
 
 VENV_BIN = Path(sys.executable).parent
 TOKEN = "h3-token-for-http-limit-tests"
@@ -36,13 +37,6 @@ DEBUG_LAUNCHER = (
     "from dbsage.server.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from dbsage.server.fences import BEGIN_DATA, END_DATA
 from dbsage.server.mcp_server import build_server, persona_text
 from dbsage.tools.schema import SchemaReport
 from tests.conftest import MysqlFactory, PostgresFactory, SqliteFactory
+from tests.dbutil import free_port
 from tests.test_cli import FK_NO_INDEX, NO_PK, PLANTED_MYSQL, PLANTED_POSTGRES, PLANTED_SQLITE
 
 T = TypeVar("T")
@@ -401,19 +402,12 @@ def test_stdio_end_to_end(
         assert {FK_NO_INDEX, "schema.money_type", "schema.json_not_jsonb", "index.duplicate_index"} <= rules
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     token = "t0ken-for-the-http-test-0123"
     config = tmp_path / "dbsage.toml"
     config.write_text(f'[server]\ntoken = "{token}"\n', encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             str(VENV_BIN / "dbsage"), "serve", "--config", str(config),

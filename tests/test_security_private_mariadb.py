@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,7 @@ from dbsage.tools.security_mysql import audit_mysql
 from dbsage.tools.sources.guard import LiveDatabase
 from dbsage.tools.sources.live import load_catalog
 from tests.conftest import need
+from tests.dbutil import free_port
 
 pytestmark = [pytest.mark.mysql, pytest.mark.slow]
 
@@ -42,12 +42,6 @@ SERVER_RULES = {
 
 def _binary(name: str) -> str | None:
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/usr/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -120,7 +114,7 @@ def instance() -> Iterator[Instance]:
             args.append("--user=root")
         done = subprocess.run(args, capture_output=True, timeout=60)
         assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
-        inst = Instance(base, _free_port(), server)
+        inst = Instance(base, free_port(), server)
         try:
             yield inst
         finally:

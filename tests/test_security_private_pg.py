@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,9 +22,8 @@ import psycopg
 import pytest
 
 from dbsage.tools.security import audit_security
-from tests.conftest import need
-
-BIN = Path(os.environ.get("DBSAGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+from tests.conftest import need, need_private_postgres
+from tests.dbutil import PG_BIN, as_postgres, free_port
 
 PLANTED_HBA = """\
 local   all all                 trust
@@ -63,35 +61,27 @@ class Instance:
         return f"postgresql://{auth}@127.0.0.1:{self.port}/postgres"
 
     def as_postgres(self, *args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        as_postgres(*args)
 
 
 @pytest.fixture
 def instance() -> Iterator[Instance]:
-    need((BIN / "initdb").exists() and shutil.which("runuser") is not None and os.geteuid() == 0,
-         "needs PostgreSQL 15 server binaries and root (to run them as the postgres OS user)",
-         "install postgresql-15 or set DBSAGE_PG_BIN")
+    need_private_postgres()
     root = Path(tempfile.mkdtemp(prefix="dbsage_secpg_"))
     shutil.chown(root, "postgres", "postgres")
-    inst = Instance(root, root / "data", _free_port())
+    inst = Instance(root, root / "data", free_port())
     started = False
     try:
-        inst.as_postgres(str(BIN / "initdb"), "-D", str(inst.data), "-U", "postgres", "--auth=trust", "-N")
+        inst.as_postgres(str(PG_BIN / "initdb"), "-D", str(inst.data), "-U", "postgres", "--auth=trust", "-N")
         with (inst.data / "postgresql.conf").open("a") as conf:
             conf.write(PLANTED_CONF.format(port=inst.port, sockets=root))
         (inst.data / "pg_hba.conf").write_text(PLANTED_HBA)
-        inst.as_postgres(str(BIN / "pg_ctl"), "-D", str(inst.data), "-l", str(root / "log"), "-w", "start")
+        inst.as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(inst.data), "-l", str(root / "log"), "-w", "start")
         started = True
         yield inst
     finally:
         if started:
-            inst.as_postgres(str(BIN / "pg_ctl"), "-D", str(inst.data), "-m", "immediate", "-w", "stop")
+            inst.as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(inst.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -153,7 +143,7 @@ def test_server_settings_hba_and_hashes_found_then_fixed(instance: Instance) -> 
         conn.execute(f"ALTER ROLE {md5_role} PASSWORD '{new_password}'")
         conn.execute(f"ALTER ROLE postgres PASSWORD '{new_password}'")
     (instance.data / "pg_hba.conf").write_text(FIXED_HBA)
-    instance.as_postgres(str(BIN / "pg_ctl"), "-D", str(instance.data), "reload")
+    instance.as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(instance.data), "reload")
     time.sleep(0.3)
 
     clean = audit_security(instance.url(new_password))

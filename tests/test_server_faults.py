@@ -8,7 +8,6 @@ server would break the other tests running on it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,10 +26,10 @@ from mcp_types import CallToolResult, TextContent
 
 from dbsage.server.config import DatabaseConfig, DbsageConfig
 from dbsage.server.mcp_server import build_server
-from tests.conftest import need
-from tests.test_http_limits import DEBUG_LAUNCHER, free_port, http_server
+from tests.conftest import need_private_postgres
+from tests.dbutil import PG_BIN, free_port
+from tests.test_http_limits import DEBUG_LAUNCHER, http_server
 
-BIN = Path(os.environ.get("DBSAGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 CONF = """
 listen_addresses = '127.0.0.1'
 port = {port}
@@ -56,7 +55,7 @@ class Instance:
 
     def pg_ctl(self, *args: str) -> None:
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(BIN / "pg_ctl"), "-D", str(self.data),
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(self.data),
              "-l", str(self.root / "log"), "-w", *args],
             check=True, capture_output=True, timeout=60,
         )
@@ -92,16 +91,14 @@ class Instance:
 
 @pytest.fixture(scope="module")
 def instance() -> Iterator[Instance]:
-    need((BIN / "initdb").exists() and shutil.which("runuser") is not None and os.geteuid() == 0,
-         "needs PostgreSQL 15 server binaries and root (to run them as the postgres OS user)",
-         "install postgresql-15 or set DBSAGE_PG_BIN")
+    need_private_postgres()
     root = Path(tempfile.mkdtemp(prefix="dbsage_faults_"))
     shutil.chown(root, "postgres", "postgres")
     inst = Instance(root, root / "data", free_port())
     started = False
     try:
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(BIN / "initdb"), "-D", str(inst.data), "-U", "postgres",
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(inst.data), "-U", "postgres",
              "--auth=trust", "-N"],
             check=True, capture_output=True, timeout=120,
         )
@@ -118,7 +115,7 @@ def instance() -> Iterator[Instance]:
     finally:
         if started:
             subprocess.run(
-                ["runuser", "-u", "postgres", "--", str(BIN / "pg_ctl"), "-D", str(inst.data), "-m", "immediate",
+                ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(inst.data), "-m", "immediate",
                  "stop"], capture_output=True, timeout=60,
             )
         shutil.rmtree(root, ignore_errors=True)
