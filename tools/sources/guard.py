@@ -36,9 +36,9 @@ log = logging.getLogger("dbsage.guard")
 
 _OWN_DATABASE = re.compile(r"^dbsage_[a-z0-9_]{1,54}$")
 _CREATED_DATABASES: set[str] = set()
+"""Databases this process created (create_database); only these may be dropped or used as templates."""
 # Connections one PostgreSQL LiveDatabase keeps at most (a call's pool, or a shared one: share_connections).
 DEFAULT_POOL_SIZE = 4
-"""Databases this process created (create_database); only these may be dropped or used as templates."""
 
 Params = Sequence[Any] | dict[str, Any] | None
 
@@ -548,7 +548,7 @@ class LiveDatabase:
         try:
             conn = pool.getconn()
         except (PoolTimeout, psycopg.Error) as exc:
-            if _shared is not None:
+            if self.shared and _shared is not None:
                 _shared.forget(self)
             raise ConnectionFailed(
                 f"No connection to {self.url.redacted} within {pool.timeout:g} s: "
@@ -675,8 +675,9 @@ _shared: SharedDatabases | None = None
 
 
 def share_connections(pool_size: int = DEFAULT_POOL_SIZE, catalog_max_age_s: float = 0.0) -> SharedDatabases:
-    """From now on, LiveDatabase.open reuses one pool per PostgreSQL database (see SharedDatabases),
-    and, with `catalog_max_age_s` > 0, its catalog while the schema is unchanged (catalog_cache.py)."""
+    """From now on, LiveDatabase.open reuses one open database per server database (see SharedDatabases):
+    PostgreSQL's with its pool and, with `catalog_max_age_s` > 0, its catalog while the schema is unchanged
+    (catalog_cache.py)."""
     global _shared
     if _shared is None:
         _shared = SharedDatabases(pool_size, catalog_max_age_s)
